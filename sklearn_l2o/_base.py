@@ -1,0 +1,351 @@
+"""scikit-learn glue shared by every unrolled solver.
+
+:class:`UnrolledRegressor` turns an :class:`~sklearn_l2o._unrolled.UnrolledNet`
+into an estimator: it validates (b, x) pairs, holds out a validation set,
+builds the net through the subclass's ``_build_net``, trains it with the shared
+engine, and predicts in batches on the training device. Fitted models pickle
+with their tensors on the CPU, so a model trained on a GPU loads anywhere.
+"""
+
+import copy
+import dataclasses
+import numbers
+import time
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    RegressorMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._engine import STAGES, Recipe, train_stagewise
+from ._torch import make_generator, resolve_device, resolve_dtype, to_numpy
+from ._validation import check_dictionary, check_widths, estimate_dictionary
+
+_PREDICT_CHUNK = 4096
+
+
+def nmse_db_torch(x_hat, x):
+    """NMSE in dB, ratio of sums, accumulated in float64."""
+    err = torch.sum((x_hat.double() - x.double()) ** 2)
+    ref = torch.sum(x.double() ** 2)
+    return float(10 * torch.log10(err / ref.clamp_min(1e-300)))
+
+
+def squared_error_loss(x_hat, b, x):
+    """Mean over the batch of ||x_hat - x||^2."""
+    return torch.sum((x_hat - x) ** 2) / x.shape[0]
+
+
+class UnrolledRegressor(
+    ClassNamePrefixFeaturesOutMixin, RegressorMixin, TransformerMixin, BaseEstimator
+):
+    """Base class of the unrolled solvers (not public).
+
+    Subclasses define ``__init__`` with their own parameters plus the shared
+    training parameters below, and ``_build_net(A, B, X, device, dtype)``.
+    """
+
+    _parameter_constraints = {
+        "dictionary": ["array-like", None],
+        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_steps_per_stage": [Interval(numbers.Integral, 1, None, closed="left")],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "validation_interval": [Interval(numbers.Integral, 1, None, closed="left")],
+        "layer_decay": [Interval(numbers.Real, 0, 1, closed="both")],
+        "stage_factors": [tuple, list],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "random_state": ["random_state"],
+        "device": [str],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "refinement_steps": [Interval(numbers.Integral, 0, None, closed="left")],
+        "refinement_patience": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    # ----------------------------------------------------------------- hooks
+    def _build_net(self, A, B, X, device, dtype):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _loss(self, x_hat, b, x):
+        return squared_error_loss(x_hat, b, x)
+
+    # ------------------------------------------------------------------- fit
+    def _recipe(self):
+        factors = tuple(float(f) for f in self.stage_factors)
+        if len(factors) != 3 or not all(f > 0 for f in factors):
+            raise ValueError(
+                "stage_factors must hold three positive learning-rate factors "
+                f"(stages a, b, c); got {self.stage_factors!r}."
+            )
+        return Recipe(
+            learning_rate=float(self.learning_rate),
+            stage_factors=factors,
+            layer_decay=float(self.layer_decay),
+            batch_size=int(self.batch_size),
+            max_steps=int(self.max_steps_per_stage),
+            patience=int(self.patience),
+            validation_interval=int(self.validation_interval),
+        )
+
+    def _resolve_dictionary(self, B, X):
+        if self.dictionary is None:
+            return estimate_dictionary(B, X)
+        A = check_dictionary(self.dictionary)
+        check_widths(B, X, A)
+        return A
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, B, y):
+        """Train the unrolled solver on measurement/code pairs.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_samples, n_features)
+            Measurements b = A x + e, one per row.
+        y : array-like of shape (n_samples, n_components) or (n_samples,)
+            The codes x that produced them (the matrix called X in
+            ``make_sparse_recovery``; scikit-learn names the target ``y``).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        warm = self.warm_start and hasattr(self, "module_")
+        B, X = validate_data(
+            self,
+            B,
+            y,
+            multi_output=True,
+            y_numeric=True,
+            reset=not warm,
+            dtype=[np.float64, np.float32],
+        )
+        X = np.asarray(X, dtype=np.float64)
+        self._y_1d = X.ndim == 1
+        X2 = X.reshape(-1, 1) if X.ndim == 1 else X
+        recipe = self._recipe()
+        device = resolve_device(self.device)
+        dtype = resolve_dtype(self.dtype)
+        rng = check_random_state(self.random_state)
+
+        if warm:
+            if self.refinement_steps == 0:
+                raise ValueError(
+                    "warm_start=True continues with the end-to-end refinement "
+                    "stages, but refinement_steps=0 leaves nothing to train."
+                )
+            check_widths(B, X2, self.dictionary_)
+            net = self.module_.to(device)
+            A = self.dictionary_
+        else:
+            A = self._resolve_dictionary(B, X2)
+
+        train_idx, val_idx = self._split(B.shape[0], rng)
+        to = lambda a: torch.tensor(a, dtype=dtype, device=device)  # noqa: E731
+        B_train, X_train = to(B[train_idx]), to(X2[train_idx])
+        B_val, X_val = to(B[val_idx]), to(X2[val_idx])
+        if not warm:
+            net = self._build_net(A, B[train_idx], X2[train_idx], device, dtype)
+
+        def validate(depth):
+            with torch.no_grad():
+                x_hat = torch.cat(
+                    [net(b, n_layers=depth) for b in B_val.split(_PREDICT_CHUNK)]
+                )
+            return nmse_db_torch(x_hat, X_val)
+
+        generator = make_generator(rng, device)
+        train = (B_train, X_train)
+        start = time.perf_counter()
+        history = []
+        if not warm:
+            history += train_stagewise(
+                net,
+                train,
+                validate,
+                self._loss,
+                recipe,
+                generator,
+                verbose=self.verbose,
+            )
+        if self.refinement_steps > 0:
+            # end to end over all layers at one rate: lets the per-layer
+            # parameters move jointly, which the greedy schedule cannot
+            refine = dataclasses.replace(
+                recipe,
+                layer_decay=1.0,
+                max_steps=int(self.refinement_steps),
+                patience=int(self.refinement_patience),
+            )
+            history += train_stagewise(
+                net,
+                train,
+                validate,
+                self._loss,
+                refine,
+                generator,
+                layers=[net.n_layers],
+                stages=STAGES[1:],
+                verbose=self.verbose,
+            )
+        fit_seconds = time.perf_counter() - start
+
+        self.module_ = net
+        self.device_ = device
+        self.dictionary_ = A
+        self.n_components_ = A.shape[1]
+        self._n_features_out = A.shape[1]
+        previous = getattr(self, "history_", []) if warm else []
+        self.history_ = previous + history
+        self.n_iter_ = sum(record["steps"] for record in self.history_)
+        self.fit_seconds_ = fit_seconds
+        self.validation_nmse_db_ = np.array(
+            [validate(k) for k in range(1, net.n_layers + 1)]
+        )
+        self._export_parameters()
+        return self
+
+    def _split(self, n_samples, rng):
+        n_val = int(round(self.validation_fraction * n_samples))
+        if n_val < 1 or n_samples - n_val < 1:
+            # too few pairs to hold any out: validate on the training pairs
+            idx = np.arange(n_samples)
+            return idx, idx
+        perm = rng.permutation(n_samples)
+        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+    def _export_parameters(self):
+        """Copy learned per-layer quantities to numpy fitted attributes."""
+
+    # --------------------------------------------------------------- predict
+    def _validated_tensor(self, B):
+        check_is_fitted(self, "module_")
+        B = validate_data(self, B, reset=False, dtype=[np.float64, np.float32])
+        param = next(self.module_.parameters(), None)
+        dtype = param.dtype if param is not None else resolve_dtype(self.dtype)
+        return torch.tensor(B, dtype=dtype, device=self.device_)
+
+    def _format(self, x):
+        out = to_numpy(x)
+        if not np.all(np.isfinite(out)):
+            raise FloatingPointError(
+                "the solver produced non-finite values; check the scale of B "
+                "against the training data."
+            )
+        return out.ravel() if self._y_1d else out
+
+    def predict(self, B):
+        """Recover the codes from measurements with the trained layers.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_samples, n_features)
+            Measurements, one per row.
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_components)
+            Estimated codes, float64 (1-D if the model was fitted on 1-D codes).
+        """
+        b = self._validated_tensor(B)
+        with torch.no_grad():
+            x = torch.cat([self.module_(chunk) for chunk in b.split(_PREDICT_CHUNK)])
+        return self._format(x)
+
+    def transform(self, B):
+        """Sparse codes of ``B``; the same as :meth:`predict`.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_samples, n_features)
+            Measurements, one per row.
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_components)
+            Estimated codes, float64.
+        """
+        return self.predict(B)
+
+    def fit_transform(self, B, y=None, **fit_params):
+        """Fit on (B, X) pairs, then return the codes of ``B``.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_samples, n_features)
+            Measurements.
+        y : array-like of shape (n_samples, n_components)
+            Codes.
+        **fit_params : dict
+            Passed to :meth:`fit`.
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_components)
+        """
+        return self.fit(B, y, **fit_params).transform(B)
+
+    def staged_predict(self, B):
+        """Yield the estimate after each layer, first to last.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_samples, n_features)
+            Measurements.
+
+        Yields
+        ------
+        X_hat : ndarray of shape (n_samples, n_components)
+            Estimate after layer 1, 2, ..., ``n_layers``.
+        """
+        b = self._validated_tensor(B)
+        with torch.no_grad():
+            for x in self.module_.iterates(b):
+                yield self._format(x)
+
+    # ------------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        module = state.get("module_")
+        if module is not None:
+            # store CPU tensors so the pickle loads on machines without CUDA
+            state["module_"] = copy.deepcopy(module).to("cpu")
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state):
+        device = state.get("device_")
+        if device is not None:
+            device = torch.device(device)
+            if device.type == "cuda" and not torch.cuda.is_available():
+                warnings.warn(
+                    "This model was fitted on CUDA, which is not available here; "
+                    "it will predict on the CPU.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                device = torch.device("cpu")
+            state["module_"] = state["module_"].to(device)
+            state["device_"] = device
+        self.__dict__.update(state)
+
+    # ----------------------------------------------------------------- tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.required = True
+        tags.non_deterministic = self.device != "cpu" and torch.cuda.is_available()
+        return tags

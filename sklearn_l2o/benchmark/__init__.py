@@ -1,0 +1,1 @@
+"""Benchmark commands: ``python -m sklearn_l2o.benchmark --help``."""

@@ -1,0 +1,61 @@
+"""Command line: ``python -m sklearn_l2o.benchmark [task] [options]``."""
+
+import argparse
+import sys
+
+from . import _sparse
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m sklearn_l2o.benchmark",
+        description="Reproduce the learning-to-optimize survey's benchmarks.",
+    )
+    parser.add_argument(
+        "task",
+        nargs="?",
+        default="sparse",
+        choices=["sparse"],
+        help="benchmark to run (default: sparse recovery)",
+    )
+    parser.add_argument(
+        "--setting",
+        default="canonical",
+        choices=sorted(_sparse.SETTINGS),
+        help="named problem setting",
+    )
+    parser.add_argument("--methods", nargs="+", help="methods to run (default: all)")
+    parser.add_argument("--snr", type=float, help="SNR in dB (default: noiseless)")
+    parser.add_argument("--n-features", type=int, help="measurement length m")
+    parser.add_argument("--n-components", type=int, help="code length n")
+    parser.add_argument("--n-train", type=int, help="training pairs")
+    parser.add_argument("--n-test", type=int, help="test pairs")
+    parser.add_argument("--n-layers", type=int, help="layers of the unrolled solvers")
+    parser.add_argument(
+        "--alpha", type=float, help="l1 weight of ISTA/FISTA/Lasso (unscaled)"
+    )
+    parser.add_argument(
+        "--classic-iters", type=int, help="iterations of ISTA and FISTA"
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny problem that runs in seconds (for tests)",
+    )
+    parser.add_argument(
+        "--output",
+        default="benchmark_results",
+        help="directory for results.json and the plot",
+    )
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return _sparse.run(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,134 @@
+"""Synthetic sparse-recovery problems (survey Test 1)."""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+from .._validation import check_dictionary
+
+
+def make_gaussian_dictionary(n_features, n_components, random_state=None):
+    """Gaussian dictionary with unit-norm columns: A_ij ~ N(0, 1/m), normalised.
+
+    Parameters
+    ----------
+    n_features : int
+        Rows m (length of a measurement).
+    n_components : int
+        Columns n (length of a code).
+    random_state : int, RandomState instance or None, default=None
+        Seed.
+
+    Returns
+    -------
+    A : ndarray of shape (n_features, n_components)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l2o.datasets import make_gaussian_dictionary
+    >>> A = make_gaussian_dictionary(25, 50, random_state=0)
+    >>> np.allclose(np.linalg.norm(A, axis=0), 1.0)
+    True
+    """
+    rng = check_random_state(random_state)
+    A = rng.normal(0.0, 1.0 / np.sqrt(n_features), size=(n_features, n_components))
+    return A / np.linalg.norm(A, axis=0, keepdims=True)
+
+
+def _add_noise(clean, snr, rng):
+    """Add Gaussian noise at ``snr`` dB relative to each row's own spread.
+
+    sigma_q = std(A x_q) * 10^(-snr/20), one per sample, kept as a column so
+    that it broadcasts over the row (the reference code's shape bug).
+    """
+    if snr is None or np.isinf(snr):
+        return clean
+    sigma = clean.std(axis=1, keepdims=True) * 10.0 ** (-snr / 20.0)
+    return clean + sigma * rng.standard_normal(clean.shape)
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
+        "sparsity": [Interval(numbers.Real, 0, 1, closed="right")],
+        "snr": [Interval(numbers.Real, None, None, closed="neither"), None],
+        "dictionary": ["array-like", None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_sparse_recovery(
+    n_samples,
+    *,
+    n_components=500,
+    n_features=250,
+    sparsity=0.1,
+    snr=None,
+    dictionary=None,
+    random_state=None,
+):
+    """Generate sparse codes, their measurements and the dictionary.
+
+    Follows the canonical problem of the LISTA-CPSS and ALISTA papers and of
+    the survey's Test 1: ``A`` has N(0, 1/m) entries and unit-norm columns;
+    each entry of a code is non-zero with probability ``sparsity`` and then
+    standard normal; ``b = A x + e`` with Gaussian noise at ``snr`` dB.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of (b, x) pairs.
+    n_components : int, default=500
+        Length n of a code (atoms in the dictionary).
+    n_features : int, default=250
+        Length m of a measurement.
+    sparsity : float, default=0.1
+        Probability that an entry of a code is non-zero.
+    snr : float, default=None
+        Signal-to-noise ratio in dB; per sample the noise has standard
+        deviation std(A x) * 10^(-snr/20). None or inf: noiseless.
+    dictionary : array-like of shape (n_features, n_components), default=None
+        Reuse this dictionary (so train and test sets share it); its shape
+        overrides ``n_features`` and ``n_components``. None draws a new one.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the dictionary, codes and noise.
+
+    Returns
+    -------
+    B : ndarray of shape (n_samples, n_features)
+        Measurements, one per row: B = X A^T + noise.
+    X : ndarray of shape (n_samples, n_components)
+        Sparse codes.
+    A : ndarray of shape (n_features, n_components)
+        The dictionary.
+
+    See Also
+    --------
+    sklearn.datasets.make_sparse_coded_signal : A related maker with a fixed
+        number of non-zeros per code.
+
+    Examples
+    --------
+    >>> from sklearn_l2o.datasets import make_sparse_recovery
+    >>> B, X, A = make_sparse_recovery(100, random_state=0)
+    >>> B.shape, X.shape, A.shape
+    ((100, 250), (100, 500), (250, 500))
+    >>> B_test, X_test, _ = make_sparse_recovery(10, dictionary=A, random_state=1)
+    >>> B_test.shape
+    (10, 250)
+    """
+    rng = check_random_state(random_state)
+    if dictionary is None:
+        A = make_gaussian_dictionary(n_features, n_components, rng)
+    else:
+        A = check_dictionary(dictionary)
+    n_features, n_components = A.shape
+    support = rng.uniform(size=(n_samples, n_components)) < sparsity
+    X = support * rng.standard_normal((n_samples, n_components))
+    B = _add_noise(X @ A.T, snr, rng)
+    return B, X, A

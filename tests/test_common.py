@@ -1,0 +1,27 @@
+"""scikit-learn's estimator checks over every public estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_l2o import ALISTA, FISTA, ISTA, ALISTARegressor
+
+FAST_UNROLLED = dict(
+    n_layers=2,
+    max_steps_per_stage=20,
+    patience=10,
+    validation_interval=5,
+    refinement_steps=10,
+    device="cpu",
+    random_state=0,
+)
+
+ESTIMATORS = [
+    ISTA(max_iter=200, device="cpu"),
+    FISTA(max_iter=200, device="cpu"),
+    ALISTA(**FAST_UNROLLED),
+    ALISTARegressor(**FAST_UNROLLED),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)

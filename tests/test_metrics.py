@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso
+
+from sklearn_l2o.metrics import lasso_objective, nmse_db, nmse_scorer
+
+
+def test_nmse_is_ratio_of_sums():
+    x = np.array([[1.0, 0.0], [0.0, 10.0]])
+    x_hat = np.array([[0.0, 0.0], [0.0, 10.0]])
+    # ratio of sums: 1 / 101; the per-sample dB mean would be -inf-ish / 0
+    assert nmse_db(x, x_hat) == pytest.approx(10 * np.log10(1 / 101))
+
+
+def test_nmse_perfect_and_errors():
+    x = np.ones((3, 2))
+    assert nmse_db(x, x) == -np.inf
+    with pytest.raises(ValueError, match="different shapes"):
+        nmse_db(x, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="every true code is zero"):
+        nmse_db(np.zeros((3, 2)), x)
+    with pytest.raises(ValueError, match="NaN"):
+        nmse_db(x, np.full((3, 2), np.nan))
+
+
+def test_nmse_scorer_is_negated_nmse():
+    class Fixed:
+        def predict(self, B):
+            return 0.5 * np.asarray(B)
+
+    x = np.random.default_rng(0).normal(size=(20, 4))
+    assert nmse_scorer(Fixed(), x, x) == pytest.approx(-nmse_db(x, 0.5 * x))
+
+
+def test_lasso_objective_matches_sklearn_scaling():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(10, 20))
+    b = rng.normal(size=10)
+    lasso = Lasso(alpha=0.1 / 10, fit_intercept=False, tol=1e-12, max_iter=100000)
+    lasso.fit(A, b)
+    ours = lasso_objective(A, b[None], lasso.coef_[None], alpha=0.1)[0]
+    sk = (0.5 / 10) * np.sum((A @ lasso.coef_ - b) ** 2) + 0.01 * np.abs(
+        lasso.coef_
+    ).sum()
+    assert ours == pytest.approx(10 * sk)
+
+
+def test_lasso_objective_shape_error():
+    with pytest.raises(ValueError, match="shapes do not match"):
+        lasso_objective(np.eye(3), np.ones((2, 3)), np.ones((2, 4)), alpha=1.0)
