@@ -147,8 +147,9 @@ class _ProximalGradient(
             yield x, converged
 
     def _solve(self, B):
-        x, n_iter, converged = None, 0, False
-        for n_iter, (x, converged) in enumerate(self._iterate(B), start=1):
+        n_iter, converged = 0, False
+        for x, converged in self._iterate(B):  # noqa: B007 - the last is kept
+            n_iter += 1
             if converged:
                 break
         if not converged:

@@ -290,4 +290,5 @@ def _run_stage(
         "val_score": best_score,
         "seconds": time.perf_counter() - start,
         "diverged": diverged,
+        "cuda_graph": isinstance(runner, _GraphedStep) and runner.graph is not None,
     }

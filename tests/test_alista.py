@@ -55,7 +55,6 @@ def test_trained_alista_beats_16_fista_iterations(small_problem, device):
     B, X, B_test, X_test, A = small_problem
     model = ALISTA(
         dictionary=A,
-        n_layers=16,
         device=device,
         **dict(FAST, n_layers=16, refinement_steps=300),
     ).fit(B, X)
@@ -306,3 +305,11 @@ def test_bad_parameters(small_problem):
     model.set_params(warm_start=True, refinement_steps=0)
     with pytest.raises(ValueError, match="refinement_steps=0"):
         model.fit(B, X)
+
+
+def test_engine_records_cuda_graph_use(small_problem, device):
+    B, X, _, _, A = small_problem
+    model = ALISTA(dictionary=A, device=device, **dict(FAST, n_layers=2)).fit(B, X)
+    used = {r["cuda_graph"] for r in model.history_}
+    # CUDA replays a captured step; the CPU runs the step eagerly
+    assert used == {device == "cuda"}

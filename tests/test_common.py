@@ -1,5 +1,6 @@
 """scikit-learn's estimator checks over every public estimator."""
 
+import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_l2o import ALISTA, FISTA, ISTA, ALISTARegressor
@@ -20,6 +21,11 @@ ESTIMATORS = [
     ALISTA(**FAST_UNROLLED),
     ALISTARegressor(**FAST_UNROLLED),
 ]
+if torch.cuda.is_available():
+    ESTIMATORS += [
+        FISTA(max_iter=200, device="cuda"),
+        ALISTA(**dict(FAST_UNROLLED, device="cuda")),
+    ]
 
 
 @parametrize_with_checks(ESTIMATORS)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import Lasso
 
 from sklearn_l2o.metrics import lasso_objective, nmse_db, nmse_scorer
@@ -24,7 +25,7 @@ def test_nmse_perfect_and_errors():
 
 
 def test_nmse_scorer_is_negated_nmse():
-    class Fixed:
+    class Fixed(BaseEstimator):
         def predict(self, B):
             return 0.5 * np.asarray(B)
 

@@ -222,7 +222,9 @@ def run(args):
             "n_test": config["n_test"],
             "seed": args.seed,
         },
-        "nmse_definition": "10 log10(sum ||xhat - x||^2 / sum ||x||^2) over the test set",
+        "nmse_definition": (
+            "10 log10(sum ||xhat - x||^2 / sum ||x||^2) over the test set"
+        ),
         "machine": machine_description(device),
         "methods": results,
     }

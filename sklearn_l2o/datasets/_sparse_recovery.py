@@ -56,7 +56,7 @@ def _add_noise(clean, snr, rng):
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
         "sparsity": [Interval(numbers.Real, 0, 1, closed="right")],
-        "snr": [Interval(numbers.Real, None, None, closed="neither"), None],
+        "snr": [Interval(numbers.Real, None, None, closed="both"), None],
         "dictionary": ["array-like", None],
         "random_state": ["random_state"],
     },
