@@ -31,10 +31,8 @@ start = time.perf_counter()
 alista = ALISTA(
     dictionary=A,
     n_layers=n_layers,
-    learning_rate=1e-2,
-    max_steps_per_stage=steps,
-    patience=steps // 3,
-    refinement_steps=5 * steps,
+    refinement_steps=10 * steps,
+    refinement_patience=3 * steps,
     random_state=0,
 ).fit(B, X)
 print(f"ALISTA trained in {time.perf_counter() - start:.1f} s on {alista.device_}")

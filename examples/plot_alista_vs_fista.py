@@ -31,10 +31,8 @@ B_test, X_test, _ = make_sparse_recovery(500, dictionary=A, random_state=1)
 alista = ALISTA(
     dictionary=A,
     n_layers=n_layers,
-    learning_rate=1e-2,
-    max_steps_per_stage=steps,
-    patience=steps // 3,
-    refinement_steps=5 * steps,
+    refinement_steps=10 * steps,
+    refinement_patience=3 * steps,
     random_state=0,
 ).fit(B, X)
 curves = {"ALISTA": [nmse_db(X_test, x) for x in alista.staged_predict(B_test)]}

@@ -80,8 +80,6 @@ class ALISTA(UnrolledRegressor):
     dictionary : array-like of shape (n_features, n_components), default=None
         The dictionary ``A`` with b = A x + e. If None, it is estimated from the
         training pairs by least squares.
-    n_layers : int, default=16
-        Number of unrolled iterations.
     support_fraction : float, default=0.012
         Share of entries passed unshrunk, per layer of depth (1.2% at layer 1,
         2.4% at layer 2, ...).
@@ -89,71 +87,17 @@ class ALISTA(UnrolledRegressor):
         Cap on that share.
     init_threshold : float, default=None
         Initial theta_k; None uses 0.4 / (1.001 L) with L = ||A||_2^2.
-    learning_rate : float, default=2e-2
-        Adam step of stage "a"; stages "b" and "c" use it times
-        ``stage_factors[1]`` and ``stage_factors[2]``.
-    batch_size : int, default=128
-        Pairs per training step, drawn on the training device.
-    max_steps_per_stage : int, default=150
-        Step budget of each stage.
-    patience : int, default=50
-        A stage ends when its best validation NMSE is this many steps old.
-    validation_fraction : float, default=0.1
-        Share of the pairs held out to validate on.
-    validation_interval : int, default=50
-        Steps between validations.
-    layer_decay : float, default=0.3
-        In stages "b" and "c", layer k moves at ``layer_decay ** (t - k)`` of the
-        newest layer t's rate.
-    stage_factors : tuple of 3 floats, default=(1.0, 0.2, 0.02)
-        Learning-rate factors of stages "a", "b", "c".
-    refinement_steps : int, default=4000
-        Step budget of each of two final stages ("b" then "c") that train all
-        layers end to end at one rate (no layer decay), with the same early
-        stopping. The greedy layer-by-layer schedule leaves the per-layer steps
-        near their starting values; moving them jointly is worth about 10 dB on
-        the canonical problem. 0 skips these stages.
-    refinement_patience : int, default=1500
-        Patience of those final stages, in steps.
-    dtype : {"float32", "float64"}, default="float32"
-        Precision of training and prediction.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the validation split and the batches.
-    device : str, default="auto"
-        "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
-    verbose : int, default=0
-        1 shows a progress bar on stderr, 2 a line per stage.
-    warm_start : bool, default=False
-        Refit starting from the fitted layers, running only the final
-        end-to-end stages (``refinement_steps`` must then be positive).
+    {training_parameters}
 
     Attributes
     ----------
-    module_ : torch.nn.Module
-        The trained network, on ``device_``.
-    device_ : torch.device
-        Where the model was trained and predicts.
-    dictionary_ : ndarray of shape (n_features, n_components)
-        The dictionary used (given or estimated).
+    {common_attributes}
     weight_ : ndarray of shape (n_features, n_components)
         The analytic weight W.
     steps_ : ndarray of shape (n_layers,)
         Learned step sizes gamma_k.
     thresholds_ : ndarray of shape (n_layers,)
         Learned thresholds theta_k.
-    history_ : list of dict
-        One record per training stage: layer, stage, steps, best validation
-        NMSE in dB (``val_score``), seconds.
-    validation_nmse_db_ : ndarray of shape (n_layers,)
-        Validation NMSE (dB) after each layer, once trained.
-    n_iter_ : int
-        Training steps taken in all.
-    fit_seconds_ : float
-        Wall time of the training loop.
-    n_components_ : int
-        Length of a code.
-    n_features_in_ : int
-        Length of a measurement.
 
     See Also
     --------
@@ -174,7 +118,7 @@ class ALISTA(UnrolledRegressor):
     >>> from sklearn_l2o.metrics import nmse_db
     >>> B, X, A = make_sparse_recovery(2000, n_components=64, n_features=32,
     ...                                random_state=0)
-    >>> model = ALISTA(dictionary=A, n_layers=4, max_steps_per_stage=100,
+    >>> model = ALISTA(dictionary=A, n_layers=4, refinement_steps=200,
     ...                device="cpu", random_state=0).fit(B[:1800], X[:1800])
     >>> model.predict(B[1800:]).shape
     (200, 64)
@@ -189,50 +133,20 @@ class ALISTA(UnrolledRegressor):
         "init_threshold": [Interval(numbers.Real, 0, None, closed="left"), None],
     }
 
-    def __init__(
-        self,
-        dictionary=None,
-        *,
-        n_layers=16,
-        support_fraction=0.012,
-        max_support_fraction=0.13,
-        init_threshold=None,
-        learning_rate=2e-2,
-        batch_size=128,
-        max_steps_per_stage=150,
-        patience=50,
-        validation_fraction=0.1,
-        validation_interval=50,
-        layer_decay=0.3,
-        stage_factors=(1.0, 0.2, 0.02),
-        refinement_steps=4000,
-        refinement_patience=1500,
-        dtype="float32",
-        random_state=None,
-        device="auto",
-        verbose=0,
-        warm_start=False,
-    ):
-        self.dictionary = dictionary
-        self.n_layers = n_layers
-        self.support_fraction = support_fraction
-        self.max_support_fraction = max_support_fraction
-        self.init_threshold = init_threshold
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_steps_per_stage = max_steps_per_stage
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.validation_interval = validation_interval
-        self.layer_decay = layer_decay
-        self.stage_factors = stage_factors
-        self.refinement_steps = refinement_steps
-        self.refinement_patience = refinement_patience
-        self.dtype = dtype
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
-        self.warm_start = warm_start
+    _solver_parameters = {
+        "support_fraction": 0.012,
+        "max_support_fraction": 0.13,
+        "init_threshold": None,
+    }
+    # tuned on the canonical problem: with 2 numbers per layer, large steps and
+    # short stages suffice, and the end-to-end refinement does the rest
+    _training_defaults = {
+        "learning_rate": 2e-2,
+        "max_steps_per_stage": 150,
+        "patience": 50,
+        "refinement_steps": 4000,
+        "refinement_patience": 1500,
+    }
 
     def _build_net(self, A, B, X, device, dtype):
         W = analytic_weight(A)
@@ -261,7 +175,7 @@ class ALISTARegressor(ALISTA):
     >>> from sklearn_l2o.datasets import make_sparse_recovery
     >>> B, X, A = make_sparse_recovery(1000, n_components=40, n_features=20,
     ...                                random_state=0)
-    >>> model = ALISTARegressor(dictionary=A, n_layers=3, max_steps_per_stage=50,
+    >>> model = ALISTARegressor(dictionary=A, n_layers=3, refinement_steps=0,
     ...                         device="cpu", random_state=0).fit(B, X)
     >>> model.thresholds_.shape
     (3,)

@@ -1,0 +1,9 @@
+"""Problem families for the model-free learned optimizers.
+
+One instance of a family is one row of a 2-D array; see
+:class:`~sklearn_l2o.problems.ProblemFamily`.
+"""
+
+from ._problems import LassoProblems, ProblemFamily
+
+__all__ = ["LassoProblems", "ProblemFamily"]
