@@ -27,9 +27,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._classic import proximal_gradient_steps
 from ._engine import STAGES, Recipe, train_stagewise
 from ._torch import make_generator, resolve_device, resolve_dtype, to_numpy
-from ._validation import check_dictionary, check_widths, estimate_dictionary
+from ._validation import (
+    check_dictionary,
+    check_widths,
+    estimate_dictionary,
+    spectral_norm_sq,
+)
 
 _PREDICT_CHUNK = 4096
 
@@ -46,11 +52,22 @@ def squared_error_loss(x_hat, b, x):
     return torch.sum((x_hat - x) ** 2) / x.shape[0]
 
 
+def lasso_loss(x_hat, b, A, alpha):
+    """Per-row LASSO objective 1/2 ||A x_hat - b||^2 + alpha ||x_hat||_1."""
+    residual = x_hat @ A.T - b
+    return 0.5 * torch.sum(residual**2, dim=1) + alpha * torch.sum(
+        torch.abs(x_hat), dim=1
+    )
+
+
 #: The training parameters every unrolled solver shares, with their defaults. A
 #: solver overrides defaults through ``_training_defaults`` and may use a subset
 #: through ``_training_names``.
 TRAINING_PARAMETERS = {
     "n_layers": 16,
+    "loss": "mse",
+    "alpha": 0.005,
+    "continuation_iter": 0,
     "learning_rate": 5e-4,
     "batch_size": 128,
     "max_steps_per_stage": 1000,
@@ -70,6 +87,21 @@ TRAINING_PARAMETERS = {
 
 _TRAINING_DOCS = {
     "n_layers": "int\n        Number of unrolled iterations (layers).",
+    "loss": (
+        '{"mse", "lasso"}\n        What training minimises: "mse", the '
+        'mean of ||x_hat - x||^2 over (b, x) pairs; "lasso", the mean LASSO '
+        "objective 1/2 ||A x_hat - b||^2 + alpha ||x_hat||_1, which needs no "
+        'ground truth (``fit(B)``) but needs the dictionary. With "lasso" '
+        "the validation score is that objective instead of an NMSE."
+    ),
+    "alpha": (
+        "float\n        The l1 weight of the LASSO objective, used by "
+        '``loss="lasso"`` and by the FISTA continuation.'
+    ),
+    "continuation_iter": (
+        "int\n        FISTA iterations (step 1/L, weight ``alpha``) run after the "
+        "last layer when predicting, starting from its output; 0 runs none."
+    ),
     "learning_rate": (
         'float\n        Adam step of stage "a"; stages "b" and "c" use it '
         "times ``stage_factors[1]`` and ``stage_factors[2]``."
@@ -232,6 +264,9 @@ class UnrolledRegressor(
         "warm_start": ["boolean"],
         "refinement_steps": [Interval(numbers.Integral, 0, None, closed="left")],
         "refinement_patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "loss": [StrOptions({"mse", "lasso"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "continuation_iter": [Interval(numbers.Integral, 0, None, closed="left")],
     }
 
     # ----------------------------------------------------------------- hooks
@@ -239,7 +274,8 @@ class UnrolledRegressor(
         raise NotImplementedError
 
     def _loss(self, x_hat, b, x):
-        return squared_error_loss(x_hat, b, x)
+        """The training loss of the fit in progress (set by ``fit``)."""
+        return self._objective(x_hat, b, x)
 
     # ------------------------------------------------------------------- fit
     def _recipe(self):
@@ -261,13 +297,18 @@ class UnrolledRegressor(
 
     def _resolve_dictionary(self, B, X):
         if self.dictionary is None:
+            if X is None:
+                raise ValueError(
+                    "loss='lasso' without codes y needs the dictionary: pass "
+                    "dictionary=A, or codes y to estimate it from."
+                )
             return estimate_dictionary(B, X)
         A = check_dictionary(self.dictionary)
         check_widths(B, X, A)
         return A
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, B, y):
+    def fit(self, B, y=None):
         """Train the unrolled solver on measurement/code pairs.
 
         Parameters
@@ -277,6 +318,7 @@ class UnrolledRegressor(
         y : array-like of shape (n_samples, n_components) or (n_samples,)
             The codes x that produced them (the matrix called X in
             ``make_sparse_recovery``; scikit-learn names the target ``y``).
+            May be None with ``loss="lasso"``, which needs no ground truth.
 
         Returns
         -------
@@ -284,18 +326,24 @@ class UnrolledRegressor(
             The fitted estimator.
         """
         warm = getattr(self, "warm_start", False) and hasattr(self, "module_")
-        B, X = validate_data(
-            self,
-            B,
-            y,
-            multi_output=True,
-            y_numeric=True,
-            reset=not warm,
-            dtype=[np.float64, np.float32],
-        )
-        X = np.asarray(X, dtype=np.float64)
-        self._y_1d = X.ndim == 1
-        X2 = X.reshape(-1, 1) if X.ndim == 1 else X
+        lasso = getattr(self, "loss", "mse") == "lasso"
+        dtypes = [np.float64, np.float32]
+        if y is None and lasso:
+            B = validate_data(self, B, reset=not warm, dtype=dtypes)
+            X2, self._y_1d = None, False
+        else:
+            B, X = validate_data(
+                self,
+                B,
+                y,
+                multi_output=True,
+                y_numeric=True,
+                reset=not warm,
+                dtype=dtypes,
+            )
+            X = np.asarray(X, dtype=np.float64)
+            self._y_1d = X.ndim == 1
+            X2 = X.reshape(-1, 1) if X.ndim == 1 else X
         if "stage_factors" in self._training_names:
             self._recipe()  # fail on a bad schedule before any work
         device = resolve_device(self.device)
@@ -315,36 +363,57 @@ class UnrolledRegressor(
             A = self._resolve_dictionary(B, X2)
 
         train_idx, val_idx = self._split(B.shape[0], rng)
-        to = lambda a: torch.tensor(a, dtype=dtype, device=device)  # noqa: E731
-        B_train, X_train = to(B[train_idx]), to(X2[train_idx])
-        B_val, X_val = to(B[val_idx]), to(X2[val_idx])
+
+        def to(a):
+            return torch.tensor(a, dtype=dtype, device=device)
+
+        B_train, B_val = to(B[train_idx]), to(B[val_idx])
+        X_train = None if X2 is None else to(X2[train_idx])
+        X_val = None if X2 is None else to(X2[val_idx])
         if not warm:
-            net = self._build_net(A, B[train_idx], X2[train_idx], device, dtype)
+            X_init = None if X2 is None else X2[train_idx]
+            net = self._build_net(A, B[train_idx], X_init, device, dtype)
+        A_t = to(A)
+        alpha = float(getattr(self, "alpha", 0.0))
 
         def validate(depth):
             with torch.no_grad():
                 x_hat = torch.cat(
                     [net(b, n_layers=depth) for b in B_val.split(_PREDICT_CHUNK)]
                 )
+                if lasso:
+                    return float(torch.mean(lasso_loss(x_hat, B_val, A_t, alpha)))
             return nmse_db_torch(x_hat, X_val)
 
+        if lasso:
+            self._objective = lambda x_hat, b, x: torch.mean(  # noqa: E731
+                lasso_loss(x_hat, b, A_t, alpha)
+            )
+        else:
+            self._objective = squared_error_loss
         generator = make_generator(rng, device)
         start = time.perf_counter()
-        history = self._train(net, (B_train, X_train), validate, generator, warm)
+        try:
+            history = self._train(net, (B_train, X_train), validate, generator, warm)
+        finally:
+            del self._objective
         fit_seconds = time.perf_counter() - start
 
         self.module_ = net
         self.device_ = device
         self.dictionary_ = A
+        self.lipschitz_ = max(spectral_norm_sq(A), np.finfo(np.float64).tiny)
         self.n_components_ = A.shape[1]
         self._n_features_out = A.shape[1]
         previous = getattr(self, "history_", []) if warm else []
         self.history_ = previous + history
         self.n_iter_ = sum(record["steps"] for record in self.history_)
         self.fit_seconds_ = fit_seconds
-        self.validation_nmse_db_ = np.array(
-            [validate(k) for k in range(1, net.n_layers + 1)]
-        )
+        scores = np.array([validate(k) for k in range(1, net.n_layers + 1)])
+        if lasso:
+            self.validation_objective_ = scores
+        else:
+            self.validation_nmse_db_ = scores
         self._export_parameters()
         return self
 
@@ -432,7 +501,19 @@ class UnrolledRegressor(
         b = self._validated_tensor(B)
         with torch.no_grad():
             x = torch.cat([self.module_(chunk) for chunk in b.split(_PREDICT_CHUNK)])
+            for x_next in self._continuation(x, b):
+                x = x_next
         return self._format(x)
+
+    def _continuation(self, x, b):
+        """FISTA iterates after the last layer (``continuation_iter`` of them)."""
+        n_iter = getattr(self, "continuation_iter", 0)
+        if n_iter == 0:
+            return iter(())
+        A = torch.tensor(self.dictionary_, dtype=x.dtype, device=x.device)
+        return proximal_gradient_steps(
+            A, b, x, float(self.alpha), 1.0 / self.lipschitz_, n_iter
+        )
 
     def transform(self, B):
         """Sparse codes of ``B``; the same as :meth:`predict`.
@@ -478,11 +559,15 @@ class UnrolledRegressor(
         Yields
         ------
         X_hat : ndarray of shape (n_samples, n_components)
-            Estimate after layer 1, 2, ..., ``n_layers``.
+            Estimate after layer 1, 2, ..., ``n_layers``, then after each of
+            the ``continuation_iter`` FISTA iterations.
         """
         b = self._validated_tensor(B)
         with torch.no_grad():
-            for x in self.module_.iterates(b):
+            last = None
+            for last in self.module_.iterates(b):
+                yield self._format(last)
+            for x in self._continuation(last, b):
                 yield self._format(x)
 
     # ------------------------------------------------------------- pickling
@@ -515,6 +600,6 @@ class UnrolledRegressor(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
-        tags.target_tags.required = True
+        tags.target_tags.required = getattr(self, "loss", "mse") != "lasso"
         tags.non_deterministic = self.device != "cpu" and torch.cuda.is_available()
         return tags

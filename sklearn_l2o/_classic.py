@@ -26,6 +26,27 @@ from ._validation import (
 )
 
 
+def proximal_gradient_steps(A, b, x, alpha, step, n_iter, momentum=True):
+    """Yield ``n_iter`` ISTA (``momentum=False``) or FISTA iterates from ``x``.
+
+    Rows of ``b`` and ``x`` are independent problems
+    min_x 1/2 ||A x - b||^2 + alpha ||x||_1; ``step`` is 1 / L at most.
+    """
+    threshold = alpha * step
+    y, t = x, 1.0
+    for _ in range(n_iter):
+        grad = (y @ A.T - b) @ A
+        x_new = soft_threshold(y - step * grad, threshold)
+        if momentum:
+            t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
+            y = x_new + ((t - 1.0) / t_new) * (x_new - x)
+            t = t_new
+        else:
+            y = x_new
+        x = x_new
+        yield x
+
+
 class _ProximalGradient(
     ClassNamePrefixFeaturesOutMixin, RegressorMixin, TransformerMixin, BaseEstimator
 ):
@@ -127,19 +148,11 @@ class _ProximalGradient(
     def _iterate(self, B):
         """Yield ``(x, converged)`` after each iteration."""
         A, b = self._tensors(B)
-        step = 1.0 / self.lipschitz_
-        threshold = self.alpha * step
         x = b.new_zeros(b.shape[0], A.shape[1])
-        y, t = x, 1.0
-        for _ in range(self.max_iter):
-            grad = (y @ A.T - b) @ A
-            x_new = soft_threshold(y - step * grad, threshold)
-            if self._momentum:
-                t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-                y = x_new + ((t - 1.0) / t_new) * (x_new - x)
-                t = t_new
-            else:
-                y = x_new
+        steps = proximal_gradient_steps(
+            A, b, x, self.alpha, 1.0 / self.lipschitz_, self.max_iter, self._momentum
+        )
+        for x_new in steps:
             change = torch.linalg.vector_norm(x_new - x, dim=1)
             size = torch.linalg.vector_norm(x_new, dim=1).clamp_min(1e-30)
             converged = bool(torch.all(change <= self.tol * size))
