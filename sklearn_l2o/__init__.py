@@ -5,14 +5,32 @@ baselines (ISTA, FISTA), and the survey's benchmark tasks as dataset makers.
 """
 
 from ._alista import ALISTA, ALISTARegressor
+from ._analytic import AnalyticOptimizer
 from ._classic import FISTA, ISTA
+from ._glista import GLISTA
+from ._hyperlista import HyperLISTA
+from ._lamp import LAMP
+from ._learned_optimizer import LearnedOptimizer
+from ._lfista import LFISTA
+from ._lista import LISTA, LISTACP, LISTACPSS, LISTASS, TiLISTA
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ALISTA",
     "ALISTARegressor",
+    "AnalyticOptimizer",
     "FISTA",
+    "GLISTA",
+    "HyperLISTA",
     "ISTA",
+    "LAMP",
+    "LearnedOptimizer",
+    "LFISTA",
+    "LISTA",
+    "LISTACP",
+    "LISTACPSS",
+    "LISTASS",
+    "TiLISTA",
     "__version__",
 ]

@@ -4,6 +4,15 @@ One instance of a family is one row of a 2-D array; see
 :class:`~sklearn_l2o.problems.ProblemFamily`.
 """
 
-from ._problems import LassoProblems, ProblemFamily
+from ._nettrain import ConvNetTrainingProblems, MLPTrainingProblems
+from ._problems import LassoProblems, ProblemFamily, QuadraticProblems
+from ._rastrigin import RastriginProblems
 
-__all__ = ["LassoProblems", "ProblemFamily"]
+__all__ = [
+    "ConvNetTrainingProblems",
+    "LassoProblems",
+    "MLPTrainingProblems",
+    "ProblemFamily",
+    "QuadraticProblems",
+    "RastriginProblems",
+]

@@ -3,7 +3,23 @@
 import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_l2o import ALISTA, FISTA, ISTA, ALISTARegressor
+from sklearn_l2o import (
+    ALISTA,
+    FISTA,
+    GLISTA,
+    ISTA,
+    LAMP,
+    LFISTA,
+    LISTA,
+    LISTACP,
+    LISTACPSS,
+    LISTASS,
+    ALISTARegressor,
+    AnalyticOptimizer,
+    HyperLISTA,
+    LearnedOptimizer,
+    TiLISTA,
+)
 
 FAST_UNROLLED = dict(
     n_layers=2,
@@ -15,11 +31,34 @@ FAST_UNROLLED = dict(
     random_state=0,
 )
 
+FAST_LEARNED = dict(
+    n_steps=5,
+    train_steps=4,
+    unroll_length=2,
+    max_episodes=2,
+    batch_size=8,
+    hidden_size=4,
+    validation_interval=1,
+    device="cpu",
+    random_state=0,
+)
+
 ESTIMATORS = [
     ISTA(max_iter=200, device="cpu"),
     FISTA(max_iter=200, device="cpu"),
     ALISTA(**FAST_UNROLLED),
     ALISTARegressor(**FAST_UNROLLED),
+    LISTA(**FAST_UNROLLED),
+    LISTASS(**FAST_UNROLLED),
+    LISTACP(**FAST_UNROLLED),
+    LISTACPSS(**FAST_UNROLLED),
+    TiLISTA(**FAST_UNROLLED),
+    LAMP(**FAST_UNROLLED),
+    LFISTA(**FAST_UNROLLED),
+    GLISTA(**FAST_UNROLLED),
+    LearnedOptimizer(**FAST_LEARNED),
+    AnalyticOptimizer(n_steps=5, device="cpu"),
+    HyperLISTA(n_layers=2, search_rounds=1, device="cpu", random_state=0),
 ]
 if torch.cuda.is_available():
     ESTIMATORS += [

@@ -8,12 +8,18 @@ import pytest
 import sklearn_l2o
 import sklearn_l2o.datasets
 import sklearn_l2o.metrics
+import sklearn_l2o.problems
 
 API = (Path(__file__).parent.parent / "doc" / "api.rst").read_text()
 
 PUBLIC = [
     (module, name)
-    for module in (sklearn_l2o, sklearn_l2o.datasets, sklearn_l2o.metrics)
+    for module in (
+        sklearn_l2o,
+        sklearn_l2o.datasets,
+        sklearn_l2o.metrics,
+        sklearn_l2o.problems,
+    )
     for name in module.__all__
     if not name.startswith("__")
 ]

@@ -14,9 +14,18 @@ from sklearn_l2o.datasets import make_sparse_recovery
 from sklearn_l2o.metrics import lasso_objective
 
 ALPHA = 0.005
-FAST = dict(n_layers=8, loss="lasso", alpha=ALPHA, learning_rate=1e-2,
-            max_steps_per_stage=80, patience=40, validation_interval=20,
-            refinement_steps=200, refinement_patience=100, random_state=0)
+FAST = dict(
+    n_layers=8,
+    loss="lasso",
+    alpha=ALPHA,
+    learning_rate=1e-2,
+    max_steps_per_stage=80,
+    patience=40,
+    validation_interval=20,
+    refinement_steps=200,
+    refinement_patience=100,
+    random_state=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +33,11 @@ def lasso_problem():
     B, _, A = make_sparse_recovery(2200, n_components=50, n_features=25, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        x_star = FISTA(dictionary=A, alpha=ALPHA, max_iter=2000, tol=0.0,
-                       device="cpu").fit(B[:1]).predict(B[2000:])
+        x_star = (
+            FISTA(dictionary=A, alpha=ALPHA, max_iter=2000, tol=0.0, device="cpu")
+            .fit(B[:1])
+            .predict(B[2000:])
+        )
     f_star = lasso_objective(A, B[2000:], x_star, ALPHA)
     return B[:2000], B[2000:], A, f_star
 
@@ -64,12 +76,20 @@ def test_continuation_runs_fista_from_the_last_layer(lasso_problem):
     # the continuation is exactly FISTA started from the layer output
     A_t = torch.tensor(A, dtype=torch.float32)
     b = torch.tensor(B_test, dtype=torch.float32)
-    expected = list(proximal_gradient_steps(
-        A_t, b, torch.tensor(base, dtype=torch.float32), ALPHA,
-        1.0 / model.lipschitz_, 20))[-1]
+    expected = list(
+        proximal_gradient_steps(
+            A_t,
+            b,
+            torch.tensor(base, dtype=torch.float32),
+            ALPHA,
+            1.0 / model.lipschitz_,
+            20,
+        )
+    )[-1]
     np.testing.assert_allclose(stages[-1], expected.double().numpy(), atol=1e-5)
     assert relative_loss(A, B_test, stages[-1], f_star) < relative_loss(
-        A, B_test, base, f_star)
+        A, B_test, base, f_star
+    )
 
 
 def test_missing_targets_or_dictionary():

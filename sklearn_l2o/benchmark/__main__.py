@@ -20,19 +20,29 @@ def build_parser():
     )
     parser.add_argument(
         "--setting",
-        default="canonical",
-        choices=sorted(_sparse.SETTINGS),
-        help="named problem setting",
+        nargs="+",
+        default=["canonical"],
+        help="sparse recovery: named setting(s) of "
+        "sklearn_l2o.datasets.SPARSE_RECOVERY_SETTINGS, 'figure5' (the survey's "
+        "four) or 'all' (default: canonical)",
     )
-    parser.add_argument("--methods", nargs="+", help="methods to run (default: all)")
-    parser.add_argument("--snr", type=float, help="SNR in dB (default: noiseless)")
-    parser.add_argument("--n-features", type=int, help="measurement length m")
-    parser.add_argument("--n-components", type=int, help="code length n")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        help="methods to run, or 'all' (default: ISTA FISTA Lasso ALISTA)",
+    )
+    parser.add_argument(
+        "--snr", type=float, help="override the setting's SNR in dB (Gaussian A)"
+    )
+    parser.add_argument("--n-features", type=int, help="override m (Gaussian A)")
+    parser.add_argument("--n-components", type=int, help="override n (Gaussian A)")
     parser.add_argument("--n-train", type=int, help="training pairs")
     parser.add_argument("--n-test", type=int, help="test pairs")
     parser.add_argument("--n-layers", type=int, help="layers of the unrolled solvers")
     parser.add_argument(
-        "--alpha", type=float, help="l1 weight of ISTA/FISTA/Lasso (unscaled)"
+        "--alpha",
+        type=float,
+        help="l1 weight of ISTA/FISTA/Lasso (unscaled; default depends on the SNR)",
     )
     parser.add_argument(
         "--classic-iters", type=int, help="iterations of ISTA and FISTA"

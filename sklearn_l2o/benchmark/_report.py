@@ -73,17 +73,31 @@ def write_results(output, payload, name="results.json"):
     return path
 
 
-def plot_curves(
-    output,
-    results,
-    title,
-    filename="nmse.png",
-    max_x=None,
-    ylabel="NMSE (dB)",
-    xlabel="layer / iteration",
-):
-    """NMSE against layer for every method; returns the path or None without
-    matplotlib."""
+def format_training_times(payloads):
+    """Text table: fit seconds and training steps per method (rows) and setting."""
+    settings = list(payloads)
+    methods = list(dict.fromkeys(m for p in payloads.values() for m in p["methods"]))
+    head = ["method"] + settings
+    rows = []
+    for method in methods:
+        row = [method]
+        for setting in settings:
+            res = payloads[setting]["methods"].get(method)
+            if res is None:
+                row.append("-")
+            elif "train_steps" in res:
+                row.append(f"{res['fit_seconds']:.1f} s / {res['train_steps']}")
+            else:
+                row.append("no training")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(head, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def _pyplot():
     try:
         import matplotlib
 
@@ -91,25 +105,61 @@ def plot_curves(
         import matplotlib.pyplot as plt
     except ImportError:  # pragma: no cover - matplotlib is an optional extra
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    return plt
+
+
+def _draw(ax, results, title, ylabel="NMSE (dB)", xlabel="layer / iteration"):
     for name, res in results.items():
         curve = res["nmse_db"]
-        if max_x is not None:
-            curve = curve[:max_x]
         if len(curve) == 1:
             ax.axhline(curve[0], linestyle="--", linewidth=1, label=name, color="gray")
         else:
+            marker = "o" if len(curve) <= 64 else None
             ax.plot(
-                range(1, len(curve) + 1), curve, marker="o", markersize=3, label=name
+                range(1, len(curve) + 1), curve, marker=marker, markersize=3, label=name
             )
+    ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
+
+
+def plot_curves(output, results, title, filename="nmse.png", **labels):
+    """NMSE against layer / iteration for every method (log x axis); returns the
+    path, or None without matplotlib."""
+    plt = _pyplot()
+    if plt is None:  # pragma: no cover
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _draw(ax, results, title, **labels)
     fig.tight_layout()
     os.makedirs(output, exist_ok=True)
     path = os.path.join(output, filename)
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_panels(output, payloads, titles, filename="figure5.png"):
+    """One panel per setting, as the survey's Figure 5."""
+    plt = _pyplot()
+    if plt is None:  # pragma: no cover
+        return None
+    n = len(payloads)
+    cols = min(n, 2)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(6.5 * cols, 4.2 * rows), squeeze=False
+    )
+    for ax, (setting, payload) in zip(axes.flat, payloads.items()):
+        _draw(ax, payload["methods"], titles[setting])
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    os.makedirs(output, exist_ok=True)
+    path = os.path.join(output, filename)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -12,7 +12,14 @@ from .._classic import FISTA, ISTA
 from .._torch import resolve_device
 from ..datasets import make_sparse_recovery
 from ..metrics import nmse_db
-from ._report import format_table, machine_description, plot_curves, write_results
+from ._report import (
+    format_table,
+    format_training_times,
+    machine_description,
+    plot_curves,
+    plot_panels,
+    write_results,
+)
 
 
 @dataclass
@@ -108,28 +115,49 @@ def _run_unrolled(cls, **extra):
     return run
 
 
-def method_registry():
-    """Method name -> runner(ctx) -> result dict."""
-    from .._alista import ALISTA
+#: the unrolled solvers, in the order of the tables (public class names)
+UNROLLED = [
+    "LISTA",
+    "LISTACP",
+    "LISTASS",
+    "LISTACPSS",
+    "TiLISTA",
+    "ALISTA",
+    "HyperLISTA",
+    "LAMP",
+    "LFISTA",
+    "GLISTA",
+]
+#: what the main job runs when no method is named
+DEFAULT_METHODS = ["ISTA", "FISTA", "Lasso", "ALISTA"]
+#: the survey's Figure 5
+FIGURE5 = ["noiseless", "snr20", "coherent", "large"]
 
-    return {
+
+def method_registry():
+    """Method name -> runner(ctx) -> result dict, for the methods installed."""
+    import sklearn_l2o
+
+    registry = {
         "ISTA": _run_classic(ISTA),
         "FISTA": _run_classic(FISTA),
         "Lasso": _run_lasso,
-        "ALISTA": _run_unrolled(ALISTA),
     }
+    for name in UNROLLED:
+        cls = getattr(sklearn_l2o, name, None)
+        if cls is not None:
+            registry[name] = _run_unrolled(cls)
+    return registry
 
 
-#: named problem settings: keyword arguments of make_sparse_recovery
-SETTINGS = {
-    "canonical": {"n_features": 250, "n_components": 500, "snr": None},
-}
+#: l1 weight of ISTA / FISTA / Lasso by SNR: small when noiseless, larger with
+#: more noise (a LASSO with a tiny weight fits the noise)
+_CLASSIC_ALPHA = {None: 2.5e-3, 40.0: 5e-3, 30.0: 0.015, 20.0: 0.05}
 
 DEFAULTS = {
     "n_train": 20000,
     "n_test": 1000,
     "n_layers": 16,
-    "alpha": 2.5e-3,
     "classic_iters": 1000,
     "train_options": {"validation_fraction": 0.05},
 }
@@ -138,7 +166,6 @@ QUICK = {
     "n_train": 1500,
     "n_test": 200,
     "n_layers": 4,
-    "alpha": 1e-2,
     "classic_iters": 50,
     "n_features": 32,
     "n_components": 64,
@@ -152,74 +179,103 @@ QUICK = {
 }
 
 
-def run(args):
-    """Run the sparse-recovery benchmark described by parsed ``args``."""
-    setting = dict(SETTINGS[args.setting])
-    config = dict(DEFAULTS)
-    if args.quick:
-        config.update(QUICK)
-        setting["n_features"] = QUICK["n_features"]
-        setting["n_components"] = QUICK["n_components"]
-    for key in ("n_features", "n_components", "snr"):
-        value = getattr(args, key)
-        if value is not None:
-            setting[key] = value
-    for key in ("n_train", "n_test", "n_layers", "alpha", "classic_iters"):
-        value = getattr(args, key)
-        if value is not None:
-            config[key] = value
-    registry = method_registry()
-    methods = args.methods or list(registry)
-    unknown = [m for m in methods if m not in registry]
-    if unknown:
-        raise SystemExit(f"unknown method(s) {unknown}; choose from {list(registry)}")
-    device = str(resolve_device(args.device))
+def _settings(names):
+    from ..datasets import SPARSE_RECOVERY_SETTINGS
 
-    snr = setting["snr"]
-    B, X, A = make_sparse_recovery(
-        config["n_train"] + config["n_test"],
-        n_features=setting["n_features"],
-        n_components=setting["n_components"],
-        snr=snr,
+    out = []
+    for name in names:
+        if name == "figure5":
+            out.extend(FIGURE5)
+        elif name == "all":
+            out.extend(SPARSE_RECOVERY_SETTINGS)
+        elif name in SPARSE_RECOVERY_SETTINGS:
+            out.append(name)
+        else:
+            raise SystemExit(
+                f"unknown setting {name!r}; choose from "
+                f"{sorted(SPARSE_RECOVERY_SETTINGS) + ['figure5', 'all']}"
+            )
+    return list(dict.fromkeys(out))
+
+
+def _load(setting, config, args):
+    """Train and test pairs of one setting (a small Gaussian problem if quick)."""
+    from ..datasets import SPARSE_RECOVERY_SETTINGS, load_sparse_recovery
+
+    keywords = SPARSE_RECOVERY_SETTINGS[setting]
+    snr = keywords.get("snr") if args.snr is None else args.snr
+    custom = args.n_features is not None or args.n_components is not None
+    if args.quick or custom or args.snr is not None:
+        # a Gaussian problem of the requested (or quick) size and SNR
+        size = QUICK if args.quick else keywords
+        m = args.n_features or size.get("n_features", 250)
+        n = args.n_components or size.get("n_components", 500)
+        B, X, A = make_sparse_recovery(
+            config["n_train"] + config["n_test"],
+            n_features=m,
+            n_components=n,
+            snr=snr,
+            random_state=args.seed,
+        )
+        k = config["n_train"]
+        return B[:k], X[:k], B[k:], X[k:], A, snr
+    data = load_sparse_recovery(
+        setting,
+        n_train=config["n_train"],
+        n_test=config["n_test"],
         random_state=args.seed,
     )
+    return (
+        data.B_train,
+        data.X_train,
+        data.B_test,
+        data.X_test,
+        data.dictionary,
+        data.snr,
+    )
+
+
+def run_setting(setting, methods, registry, config, args, device):
+    B_train, X_train, B_test, X_test, A, snr = _load(setting, config, args)
+    alpha = args.alpha
+    if alpha is None:
+        alpha = 1e-2 if args.quick else _CLASSIC_ALPHA.get(snr, 0.05)
     ctx = Context(
-        B_train=B[: config["n_train"]],
-        X_train=X[: config["n_train"]],
-        B_test=B[config["n_train"] :],
-        X_test=X[config["n_train"] :],
+        B_train=B_train,
+        X_train=X_train,
+        B_test=B_test,
+        X_test=X_test,
         A=A,
         device=device,
         n_layers=config["n_layers"],
-        alpha=config["alpha"],
+        alpha=alpha,
         classic_iters=config["classic_iters"],
         train_options=dict(config["train_options"]),
         seed=args.seed,
     )
     title = (
-        f"{args.setting}: m={A.shape[0]}, n={A.shape[1]}, "
+        f"{setting}: m={A.shape[0]}, n={A.shape[1]}, "
         f"SNR={'inf' if snr is None else snr} dB"
     )
     print(
-        f"sparse recovery, {title}; {config['n_train']} training / "
-        f"{config['n_test']} test pairs; device: {machine_description(device)}",
+        f"sparse recovery, {title}; {len(B_train)} training / {len(B_test)} "
+        f"test pairs; device: {machine_description(device)}",
         flush=True,
     )
     results = {}
     for name in methods:
-        print(f"running {name} ...", flush=True)
+        print(f"  running {name} ...", flush=True)
         results[name] = registry[name](ctx)
-    table = format_table(results)
-    print(table)
+    print(format_table(results))
     payload = {
         "task": "sparse_recovery",
-        "setting": args.setting,
+        "setting": setting,
         "problem": {
             "n_features": int(A.shape[0]),
             "n_components": int(A.shape[1]),
             "snr_db": snr,
-            "n_train": config["n_train"],
-            "n_test": config["n_test"],
+            "n_train": len(B_train),
+            "n_test": len(B_test),
             "seed": args.seed,
         },
         "nmse_definition": (
@@ -228,7 +284,46 @@ def run(args):
         "machine": machine_description(device),
         "methods": results,
     }
+    return payload, title
+
+
+def run(args):
+    """Run the sparse-recovery benchmark described by parsed ``args``."""
+    config = dict(DEFAULTS)
+    if args.quick:
+        config.update(QUICK)
+    for key in ("n_train", "n_test", "n_layers", "classic_iters"):
+        value = getattr(args, key)
+        if value is not None:
+            config[key] = value
+    registry = method_registry()
+    methods = args.methods or DEFAULT_METHODS
+    if methods == ["all"]:
+        methods = list(registry)
+    unknown = [m for m in methods if m not in registry]
+    if unknown:
+        raise SystemExit(f"unknown method(s) {unknown}; choose from {list(registry)}")
+    device = str(resolve_device(args.device))
+    settings = _settings(args.setting)
+
+    payloads, titles = {}, {}
+    for setting in settings:
+        payloads[setting], titles[setting] = run_setting(
+            setting, methods, registry, config, args, device
+        )
+        plot_curves(
+            args.output,
+            payloads[setting]["methods"],
+            titles[setting],
+            filename=f"nmse_{setting}.png",
+        )
+    if len(settings) > 1:
+        print("\ntraining time (fit seconds / steps) per method and setting")
+        print(format_training_times(payloads))
+        payload = {"task": "sparse_recovery", "settings": payloads}
+        plot_panels(args.output, payloads, titles)
+    else:
+        payload = payloads[settings[0]]
     path = write_results(args.output, payload)
-    plot = plot_curves(args.output, results, title, max_x=max(64, config["n_layers"]))
-    print(f"wrote {path}" + (f" and {plot}" if plot else ""))
+    print(f"wrote {path} and the plots in {args.output}")
     return payload

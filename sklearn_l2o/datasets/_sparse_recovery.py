@@ -38,6 +38,71 @@ def make_gaussian_dictionary(n_features, n_components, random_state=None):
     return A / np.linalg.norm(A, axis=0, keepdims=True)
 
 
+@validate_params(
+    {
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "condition_number": [Interval(numbers.Real, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_conditioned_dictionary(
+    n_features, n_components, condition_number, random_state=None
+):
+    """Ill-conditioned dictionary of the LISTA-CPSS experiments.
+
+    A Gaussian matrix with N(0, 1/m) entries keeps its singular vectors, its
+    singular values are replaced by ``logspace(0, log10(1 / kappa), r)`` (r =
+    min(m, n)), from 1 down to 1/kappa, and its columns are normalised to unit
+    l2 norm, as in the LISTA-CPSS code (whose experiments normalise them).
+    The normalisation moves the condition number by a few percent at most
+    (29.8 for kappa = 30 at 250 x 500 with ``random_state=0``).
+
+    Parameters
+    ----------
+    n_features : int
+        Rows m (length of a measurement).
+    n_components : int
+        Columns n (length of a code).
+    condition_number : float
+        kappa >= 1, the ratio of the largest to the smallest singular value
+        before the columns are normalised.
+    random_state : int, RandomState instance or None, default=None
+        Seed.
+
+    Returns
+    -------
+    A : ndarray of shape (n_features, n_components)
+
+    See Also
+    --------
+    make_gaussian_dictionary : The well-conditioned Gaussian dictionary.
+
+    Notes
+    -----
+    X. Chen, J. Liu, Z. Wang, W. Yin, "Theoretical linear convergence of
+    unfolded ISTA and its practical weights and thresholds", NeurIPS 2018
+    (its experiments use kappa = 5, 30 and 50).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l2o.datasets import make_conditioned_dictionary
+    >>> A = make_conditioned_dictionary(250, 500, 30, random_state=0)
+    >>> bool(np.allclose(np.linalg.norm(A, axis=0), 1.0))
+    True
+    >>> round(float(np.linalg.cond(A)), 1)
+    29.8
+    """
+    rng = check_random_state(random_state)
+    raw = rng.normal(0.0, 1.0 / np.sqrt(n_features), size=(n_features, n_components))
+    U, _, Vt = np.linalg.svd(raw, full_matrices=False)
+    singular = np.logspace(0.0, np.log10(1.0 / condition_number), U.shape[1])
+    A = (U * singular) @ Vt
+    return A / np.linalg.norm(A, axis=0, keepdims=True)
+
+
 def _add_noise(clean, snr, rng):
     """Add Gaussian noise at ``snr`` dB relative to each row's own spread.
 
@@ -59,6 +124,7 @@ def _add_noise(clean, snr, rng):
         "snr": [Interval(numbers.Real, None, None, closed="both"), None],
         "dictionary": ["array-like", None],
         "random_state": ["random_state"],
+        "condition_number": [Interval(numbers.Real, 1, None, closed="left"), None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -71,6 +137,7 @@ def make_sparse_recovery(
     snr=None,
     dictionary=None,
     random_state=None,
+    condition_number=None,
 ):
     """Generate sparse codes, their measurements and the dictionary.
 
@@ -97,6 +164,10 @@ def make_sparse_recovery(
         overrides ``n_features`` and ``n_components``. None draws a new one.
     random_state : int, RandomState instance or None, default=None
         Seed for the dictionary, codes and noise.
+    condition_number : float, default=None
+        Draw an ill-conditioned dictionary instead, with singular values from
+        1 down to 1/kappa (see :func:`make_conditioned_dictionary`). Only with
+        ``dictionary=None``.
 
     Returns
     -------
@@ -109,11 +180,13 @@ def make_sparse_recovery(
 
     See Also
     --------
+    load_sparse_recovery : The benchmark's named settings.
     sklearn.datasets.make_sparse_coded_signal : A related maker with a fixed
         number of non-zeros per code.
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn_l2o.datasets import make_sparse_recovery
     >>> B, X, A = make_sparse_recovery(100, random_state=0)
     >>> B.shape, X.shape, A.shape
@@ -121,9 +194,19 @@ def make_sparse_recovery(
     >>> B_test, X_test, _ = make_sparse_recovery(10, dictionary=A, random_state=1)
     >>> B_test.shape
     (10, 250)
+    >>> _, _, A = make_sparse_recovery(10, condition_number=30, random_state=0)
+    >>> round(float(np.linalg.cond(A)), 1)
+    29.8
     """
     rng = check_random_state(random_state)
-    if dictionary is None:
+    if dictionary is not None and condition_number is not None:
+        raise ValueError(
+            "condition_number applies to a newly drawn dictionary; it cannot be "
+            "combined with a given dictionary."
+        )
+    if condition_number is not None:
+        A = make_conditioned_dictionary(n_features, n_components, condition_number, rng)
+    elif dictionary is None:
         A = make_gaussian_dictionary(n_features, n_components, rng)
     else:
         A = check_dictionary(dictionary)

@@ -1,0 +1,142 @@
+"""LAMP: learned approximate message passing (Borgerding et al., IEEE TSP 2017)."""
+
+import math
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval
+
+from ._base import UnrolledRegressor
+from ._torch import soft_threshold
+from ._unrolled import UnrolledNet
+
+
+class LAMPNet(UnrolledNet):
+    """AMP with a learned matrix and threshold scale per layer.
+
+    The state is ``(x, v)``: the estimate and the Onsager-corrected residual
+    of the previous layer.
+    """
+
+    layered = ("W", "theta")
+
+    def __init__(self, A, n_layers, W, theta, dtype, device):
+        super().__init__(n_layers, A.shape[1])
+        self.n_features = A.shape[0]
+        self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
+        W = torch.tensor(W, dtype=dtype, device=device)
+        self.W = torch.nn.Parameter(W.expand(n_layers, -1, -1).clone())
+        self.theta = torch.nn.Parameter(
+            torch.full((n_layers,), float(theta), dtype=dtype, device=device)
+        )
+
+    def initial_state(self, b):
+        return (b.new_zeros(b.shape[0], self.n_components), torch.zeros_like(b))
+
+    def layer(self, k, b, state):
+        x, v = state
+        # the Onsager coefficient ||x||_0 / m counts entries: a step function
+        # whose gradient is zero almost everywhere, so it is kept out of autograd
+        with torch.no_grad():
+            onsager = (x != 0).sum(dim=1, keepdim=True).to(b.dtype) / self.n_features
+        v = b - x @ self.A.T + onsager * v
+        noise_level = torch.linalg.vector_norm(v, dim=1, keepdim=True)
+        noise_level = noise_level / math.sqrt(self.n_features)
+        r = x + v @ self.W[k].T
+        return (soft_threshold(r, self.theta[k] * noise_level), v)
+
+
+class LAMP(UnrolledRegressor):
+    """Learned AMP: unrolled approximate message passing with learned matrices.
+
+    LAMP runs ``n_layers`` iterations of AMP with soft thresholding (the
+    paper's LAMP-l1),
+
+        v^k = b - A x^k + (||x^k||_0 / m) v^{k-1},
+        x^{k+1} = eta( x^k + W^k v^k ; theta_k ||v^k||_2 / sqrt(m) ),
+
+    from x^0 = 0 and v^{-1} = 0, where ``m`` is the number of measurements, the
+    matrices ``W^k`` (n_components x n_features) and the threshold scales
+    ``theta_k`` are learned per layer, and ``eta`` is soft thresholding. The
+    Onsager term (the last term of v^k) is what sets AMP apart from ISTA: it
+    keeps the error in ``x^k + W^k v^k`` close to Gaussian noise of level
+    ``||v^k|| / sqrt(m)``, which the threshold tracks. Training follows the
+    stage-wise recipe shared by the unrolled solvers (one new layer at a time,
+    then refinement at lower rates, early stopping on a held-out share of the
+    training pairs).
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_features, n_components), default=None
+        The dictionary ``A`` with b = A x + e. If None, it is estimated from the
+        training pairs by least squares.
+    init_threshold : float, default=1.0
+        Initial theta_k, in units of the estimated noise level
+        ``||v^k|| / sqrt(m)``.
+    {training_parameters}
+
+    Attributes
+    ----------
+    {common_attributes}
+    weights_ : ndarray of shape (n_layers, n_components, n_features)
+        Learned matrices W^k (the paper's B_t).
+    thresholds_ : ndarray of shape (n_layers,)
+        Learned threshold scales theta_k.
+
+    See Also
+    --------
+    ALISTA : Analytic weights, 2 learned numbers per layer.
+    LFISTA : Unrolled FISTA with learned matrices.
+    FISTA : The classic solver.
+
+    Notes
+    -----
+    Reference: M. Borgerding, P. Schniter, S. Rangan, "AMP-inspired deep
+    networks for sparse linear inverse problems", IEEE Transactions on Signal
+    Processing 65(16), 2017. The matrices are untied (one per layer), as in
+    the survey's benchmark code (T. Chen et al., "Learning to optimize: a
+    primer and a benchmark", JMLR 2022). They start at ``A^T``, the matrix of
+    AMP itself, so the untrained network is AMP with threshold
+    ``init_threshold`` times the noise level: on a 64 x 128 Gaussian problem
+    its 8 untrained layers reach -16 dB NMSE, where FISTA's 8 iterations reach
+    -6 dB. (The authors' code starts from ``A^T / (1.01 L)``; with theta = 1
+    those untrained layers leave almost every entry at zero, -0.1 dB.) The
+    count ``||x^k||_0`` is treated as a constant by back-propagation (its
+    gradient is zero almost everywhere).
+
+    Examples
+    --------
+    >>> from sklearn_l2o import LAMP
+    >>> from sklearn_l2o.datasets import make_sparse_recovery
+    >>> from sklearn_l2o.metrics import nmse_db
+    >>> B, X, A = make_sparse_recovery(1200, n_components=64, n_features=32,
+    ...                                random_state=0)
+    >>> model = LAMP(dictionary=A, n_layers=3, max_steps_per_stage=60,
+    ...              refinement_steps=0, device="cpu",
+    ...              random_state=0).fit(B[:1000], X[:1000])
+    >>> model.weights_.shape
+    (3, 64, 32)
+    >>> bool(nmse_db(X[1000:], model.predict(B[1000:])) < -5)
+    True
+    """
+
+    _parameter_constraints = {
+        **UnrolledRegressor._parameter_constraints,
+        "init_threshold": [Interval(numbers.Real, 0, None, closed="left")],
+    }
+
+    _solver_parameters = {"init_threshold": 1.0}
+    # measured on a 64 x 128 noiseless problem, 8 layers, 4,000 pairs, the
+    # shared budgets: learning rate 5e-4 -> -18.8 dB, 2e-3 -> -20.3,
+    # 5e-3 -> -20.8, 1e-2 -> -20.6; the end-to-end refinement added nothing
+    _training_defaults = {"learning_rate": 5e-3}
+
+    def _build_net(self, A, B, X, device, dtype):
+        return LAMPNet(
+            A, self.n_layers, np.asarray(A).T, self.init_threshold, dtype, device
+        )
+
+    def _export_parameters(self):
+        self.weights_ = self.module_.W.detach().cpu().double().numpy()
+        self.thresholds_ = self.module_.theta.detach().cpu().double().numpy()

@@ -1,0 +1,242 @@
+"""Learned update rules: small recurrent networks applied coordinate-wise.
+
+Every architecture is a :class:`LearnedRule`: a ``torch.nn.Module`` with
+``init_state(x, layout)`` and ``forward(grad, state, layout) -> (step,
+state)``, whose weights are shared by all coordinates, so one trained rule
+runs on any number of instances of any number of variables (Q x d, batched as
+Q * d rows of the recurrent cells). :func:`learned_rule` turns one into an
+:class:`~sklearn_l2o._optim_base.UpdateRule`. The meta-training engine
+(``_meta_engine``) trains them all.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from ._optim_base import UpdateRule
+
+
+def log_and_sign(grad, k=5.0):
+    """The "LogAndSign" gradient preprocessing of Andrychowicz et al. (2016).
+
+    (log|g| / k, sign g) where |g| >= e^-k, else (-1, e^k g): two features of
+    bounded range whatever the scale of the gradient.
+    """
+    magnitude = grad.abs()
+    large = magnitude >= math.exp(-k)
+    log_part = torch.where(
+        large, torch.log(magnitude.clamp_min(math.exp(-k))) / k, -torch.ones_like(grad)
+    )
+    sign_part = torch.where(large, torch.sign(grad), math.exp(k) * grad)
+    return torch.stack([log_part, sign_part], dim=-1)
+
+
+class LearnedRule(nn.Module):
+    """Base class of the learned update rules."""
+
+    def init_state(self, x, layout):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, grad, state, layout):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _StackedLSTM(nn.Module):
+    """Two LSTM cells, one on top of the other; state (h1, c1, h2, c2)."""
+
+    def __init__(self, n_inputs, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.lower = nn.LSTMCell(n_inputs, hidden_size)
+        self.upper = nn.LSTMCell(hidden_size, hidden_size)
+
+    def init_state(self, n_rows, like):
+        zeros = like.new_zeros(n_rows, self.hidden_size)
+        return (zeros, zeros, zeros, zeros)
+
+    def forward(self, inputs, state):
+        h1, c1 = self.lower(inputs, state[:2])
+        h2, c2 = self.upper(h1, state[2:])
+        return h2, (h1, c1, h2, c2)
+
+
+class DMOptimizer(LearnedRule):
+    """L2O-DM: a coordinate-wise 2-layer LSTM (Andrychowicz et al., 2016).
+
+    Input: LogAndSign(g) (k = 5); output: a linear read-out of the top
+    hidden state, times 0.1, is the step.
+    """
+
+    output_scale = 0.1
+
+    def __init__(self, hidden_size=20):
+        super().__init__()
+        self.rnn = _StackedLSTM(2, hidden_size)
+        self.readout = nn.Linear(hidden_size, 1)
+
+    def init_state(self, x, layout):
+        return self.rnn.init_state(x.numel(), x)
+
+    def forward(self, grad, state, layout):
+        inputs = log_and_sign(grad.reshape(-1))
+        hidden, state = self.rnn(inputs, state)
+        step = self.output_scale * self.readout(hidden)
+        return step.reshape(grad.shape), state
+
+
+class RNNprop(LearnedRule):
+    """RNNprop (Lv, Jiang & Li, ICML 2017).
+
+    Inputs are Adam's normalised moments, m_hat / sqrt(v_hat) and
+    g / sqrt(v_hat) (beta_1 = beta_2 = 0.95), which makes the rule blind to
+    the scale of the gradient; a fully connected ELU layer feeds a 2-layer
+    LSTM, and the step is 0.1 * tanh(read-out), bounded.
+    """
+
+    beta_1 = 0.95
+    beta_2 = 0.95
+    epsilon = 1e-8
+    output_scale = 0.1
+
+    def __init__(self, hidden_size=20):
+        super().__init__()
+        self.embed = nn.Linear(2, hidden_size)
+        self.rnn = _StackedLSTM(hidden_size, hidden_size)
+        self.readout = nn.Linear(hidden_size, 1)
+
+    def init_state(self, x, layout):
+        zeros = torch.zeros_like(x)
+        return (zeros, zeros, 0) + self.rnn.init_state(x.numel(), x)
+
+    def forward(self, grad, state, layout):
+        m, v, t = state[:3]
+        t += 1
+        m = self.beta_1 * m + (1 - self.beta_1) * grad
+        v = self.beta_2 * v + (1 - self.beta_2) * grad * grad
+        rms = torch.sqrt(v / (1 - self.beta_2**t)) + self.epsilon
+        m_hat = m / (1 - self.beta_1**t)
+        inputs = torch.stack([m_hat / rms, grad / rms], dim=-1).reshape(-1, 2)
+        hidden, rnn_state = self.rnn(nn.functional.elu(self.embed(inputs)), state[3:])
+        step = self.output_scale * torch.tanh(self.readout(hidden))
+        return step.reshape(grad.shape), (m, v, t) + rnn_state
+
+
+class HierarchicalOptimizer(LearnedRule):
+    """L2O-Scale: parameter-, tensor- and global-level RNNs (Wichrowska et al., 2017).
+
+    A compact version of the hierarchical RNN optimizer. Per coordinate, the
+    features are momenta at three time scales (0.5, 0.9, 0.99) each divided
+    by the root mean square gradient of the same time scale, the log of that
+    RMS relative to its mean over the tensor, and the coordinate's log
+    learning rate relative to the tensor's mean. A parameter-level GRU reads
+    them with the tensor-level hidden state; a tensor-level GRU reads the mean
+    parameter hidden state of its tensor with the global hidden state; a
+    global GRU reads the mean tensor hidden state of the instance. The
+    parameter GRU outputs a direction, which is normalised to unit RMS over
+    its tensor, and a change of the per-coordinate log learning rate; the step
+    is exp(log learning rate) * direction. A learned linear shortcut from the
+    normalised momenta to the direction (initialised to minus the middle
+    one) makes the untrained rule an Adam-like method. Left out from the
+    paper: the attention on gradients at a displaced point and the learned
+    momentum time scales.
+    """
+
+    timescales = (0.5, 0.9, 0.99)
+    epsilon = 1e-12
+    #: bound on the change of a log learning rate in one step
+    max_log_lr_change = 0.2
+    #: starting per-coordinate learning rate (then learned); a start well
+    #: below useful rates teaches the rule to raise them at every step, which
+    #: diverges beyond the training horizon
+    initial_learning_rate = 0.05
+
+    def __init__(self, hidden_size=20):
+        super().__init__()
+        n_scales = len(self.timescales)
+        n_features = 2 * n_scales + 1
+        param_size = max(hidden_size // 2, 1)
+        self.param_size, self.tensor_size = param_size, hidden_size
+        self.param_cell = nn.GRUCell(n_features + hidden_size, param_size)
+        self.tensor_cell = nn.GRUCell(param_size + hidden_size, hidden_size)
+        self.global_cell = nn.GRUCell(hidden_size, hidden_size)
+        self.readout = nn.Linear(param_size, 2)
+        self.shortcut = nn.Linear(n_scales, 1, bias=False)
+        with torch.no_grad():
+            self.shortcut.weight.zero_()
+            self.shortcut.weight[0, 1] = -1.0
+        self.initial_log_lr = nn.Parameter(
+            torch.tensor(math.log(self.initial_learning_rate))
+        )
+        self.register_buffer("betas", torch.tensor(self.timescales))
+
+    def init_state(self, x, layout):
+        q, d = x.shape
+        n_scales = len(self.timescales)
+        moments = x.new_zeros(q, d, n_scales)
+        log_lr = self.initial_log_lr.to(x.dtype).expand(q, d)
+        return (
+            moments,
+            moments,
+            0,
+            log_lr,
+            x.new_zeros(q * d, self.param_size),
+            x.new_zeros(q * layout.n_groups, self.tensor_size),
+            x.new_zeros(q, self.tensor_size),
+        )
+
+    def forward(self, grad, state, layout):
+        m, v, t, log_lr, h_param, h_tensor, h_global = state
+        q, d = grad.shape
+        t += 1
+        betas = self.betas.to(grad.dtype)
+        g = grad.unsqueeze(-1)
+        m = betas * m + (1 - betas) * g
+        v = betas * v + (1 - betas) * g * g
+        correction = 1 - betas**t
+        log_rms = 0.5 * torch.log(v / correction + self.epsilon)
+        momenta = (m / correction) * torch.exp(-log_rms)
+        relative_rms = (log_rms - layout.expand(layout.mean(log_rms))).clamp(-10, 10)
+        lr = log_lr.unsqueeze(-1)
+        relative_lr = (lr - layout.expand(layout.mean(lr))).clamp(-10, 10)
+        features = torch.cat([momenta, relative_rms, relative_lr], dim=-1)
+
+        n_groups = layout.n_groups
+        tensor_context = layout.expand(h_tensor.reshape(q, n_groups, -1))
+        param_in = torch.cat([features, tensor_context], dim=-1).reshape(q * d, -1)
+        h_param = self.param_cell(param_in, h_param)
+
+        pooled = layout.mean(h_param.reshape(q, d, -1))
+        global_context = h_global.unsqueeze(1).expand(-1, n_groups, -1)
+        tensor_in = torch.cat([pooled, global_context], dim=-1)
+        h_tensor = self.tensor_cell(tensor_in.reshape(q * n_groups, -1), h_tensor)
+        h_global = self.global_cell(
+            h_tensor.reshape(q, n_groups, -1).mean(dim=1), h_global
+        )
+
+        out = self.readout(h_param).reshape(q, d, 2)
+        direction = out[..., 0] + self.shortcut(momenta).squeeze(-1)
+        rms = torch.sqrt(layout.mean(direction.unsqueeze(-1) ** 2) + self.epsilon)
+        direction = direction / layout.expand(rms).squeeze(-1)
+        log_lr = log_lr + self.max_log_lr_change * torch.tanh(out[..., 1])
+        step = torch.exp(log_lr) * direction
+        return step, (m, v, t, log_lr, h_param, h_tensor, h_global)
+
+
+ARCHITECTURES = {
+    "lstm": DMOptimizer,
+    "rnnprop": RNNprop,
+    "hierarchical": HierarchicalOptimizer,
+}
+
+
+def learned_rule(net, layout):
+    """The update rule of a learned network for instances of this layout."""
+
+    def init(x):
+        return net.init_state(x, layout)
+
+    def update(grad, state, x, value, value_fn):
+        return net(grad, state, layout)
+
+    return UpdateRule(init, update)

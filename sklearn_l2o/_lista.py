@@ -1,0 +1,561 @@
+"""The LISTA family: learned ISTA with untied, coupled or tied weights.
+
+Every solver here starts, untrained, as the same classic iteration: ISTA with
+step ``1 / (1.001 L)`` (L = ||A||_2^2) and threshold ``0.4 / (1.001 L)``, the
+initialisation of the LISTA-CPSS and ALISTA reference code. Training then
+moves the per-layer weights and thresholds away from it. The solvers differ
+only in what each layer may learn:
+
+- LISTA: two free matrices per layer (``W1`` acting on b, ``W2`` on x);
+- LISTA-CP: one matrix per layer, coupled to A so that the true code is a
+  fixed point of every layer;
+- TiLISTA: one matrix shared by every layer, plus a step per layer;
+
+and the ``SS`` variants add support selection to the thresholding.
+"""
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval
+
+from ._base import UnrolledRegressor
+from ._torch import support_selection_threshold, support_sizes
+from ._unrolled import UnrolledNet
+from ._validation import spectral_norm_sq
+
+#: the l1 weight lam whose ISTA iteration every solver starts from
+_INIT_LAMBDA = 0.4
+
+
+def ista_step(A):
+    """The step 1 / (1.001 L) of the classic iteration the solvers start from.
+
+    The 0.1% margin below 1 / L follows the LISTA-CPSS reference code: the step
+    stays below 1 / L, where ISTA is guaranteed to converge, even when L carries
+    rounding error or A was estimated from data.
+    """
+    return 1.0 / (1.001 * max(spectral_norm_sq(A), np.finfo(np.float64).tiny))
+
+
+def _stacked(value, n_layers, dtype, device):
+    """A parameter holding ``n_layers`` copies of ``value`` (leading axis)."""
+    one = torch.as_tensor(np.asarray(value, dtype=np.float64))
+    return torch.nn.Parameter(
+        one.to(dtype=dtype, device=device).expand(n_layers, *one.shape).clone()
+    )
+
+
+class LISTANet(UnrolledNet):
+    """x <- eta_ss( W1_k b + W2_k x ; theta_k, p_k ), all untied."""
+
+    layered = ("W1", "W2", "theta")
+
+    def __init__(self, A, n_layers, n_selected, theta, dtype, device):
+        super().__init__(n_layers, A.shape[1])
+        step = ista_step(A)
+        self.n_selected = list(n_selected)
+        self.W1 = _stacked(step * A.T, n_layers, dtype, device)
+        self.W2 = _stacked(np.eye(A.shape[1]) - step * A.T @ A, n_layers, dtype, device)
+        self.theta = _stacked(theta, n_layers, dtype, device)
+
+    def layer(self, k, b, state):
+        z = b @ self.W1[k].T + state[0] @ self.W2[k].T
+        return (support_selection_threshold(z, self.theta[k], self.n_selected[k]),)
+
+
+class LISTACPNet(UnrolledNet):
+    """x <- eta_ss( x + W_k^T (b - A x) ; theta_k, p_k ), W_k untied."""
+
+    layered = ("W", "theta")
+
+    def __init__(self, A, n_layers, n_selected, theta, dtype, device):
+        super().__init__(n_layers, A.shape[1])
+        self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
+        self.n_selected = list(n_selected)
+        self.W = _stacked(ista_step(A) * A, n_layers, dtype, device)
+        self.theta = _stacked(theta, n_layers, dtype, device)
+
+    def layer(self, k, b, state):
+        x = state[0]
+        z = x + (b - x @ self.A.T) @ self.W[k]
+        return (support_selection_threshold(z, self.theta[k], self.n_selected[k]),)
+
+
+class TiLISTANet(UnrolledNet):
+    """x <- eta_ss( x - gamma_k W^T (A x - b) ; theta_k, p_k ), one W for all."""
+
+    # W is deliberately absent: it is shared, so the engine trains it in every
+    # stage at the stage's full rate
+    layered = ("gamma", "theta")
+
+    def __init__(self, A, n_layers, n_selected, theta, dtype, device):
+        super().__init__(n_layers, A.shape[1])
+        self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
+        self.n_selected = list(n_selected)
+        self.W = torch.nn.Parameter(
+            torch.tensor(ista_step(A) * A, dtype=dtype, device=device)
+        )
+        self.gamma = _stacked(1.0, n_layers, dtype, device)
+        self.theta = _stacked(theta, n_layers, dtype, device)
+
+    def layer(self, k, b, state):
+        x = state[0]
+        z = x - self.gamma[k] * ((x @ self.A.T - b) @ self.W)
+        return (support_selection_threshold(z, self.theta[k], self.n_selected[k]),)
+
+
+def _numpy(param):
+    return param.detach().cpu().double().numpy()
+
+
+_THRESHOLD_CONSTRAINT = {
+    "init_threshold": [Interval(numbers.Real, 0, None, closed="left"), None],
+}
+_SUPPORT_CONSTRAINTS = {
+    "support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
+    "max_support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
+}
+
+# Measured on a noiseless 64 x 128 problem, 8 layers, 4,500 training pairs,
+# test NMSE in dB at learning rates 5e-4 (the paper's) / 2e-3 / 5e-3:
+# LISTA -12.1 / -13.5 / -14.3, LISTA-SS -12.0 / -13.4 / -14.2, LISTA-CP
+# -13.5 / -14.0 / -13.6, LISTA-CPSS -17.8 / -18.0 / -17.3, TiLISTA -20.6 /
+# -20.0 / -20.8. 2e-3 is never more than 0.6 dB behind the paper's rate, gains
+# 1.3 dB for the untied LISTA, and is a moderate step for larger dictionaries
+# (not measured), whose weights are smaller, so that a fixed Adam step moves
+# them relatively further. The end-to-end
+# refinement stages gained 0 to 2.4 dB (most for TiLISTA), and doubling them
+# gained nothing, so the shared budgets stay.
+_TRAINING_DEFAULTS = {"learning_rate": 2e-3}
+
+
+class _LISTAFamily(UnrolledRegressor):
+    """What the five solvers share: threshold and support-size schedule."""
+
+    _net = None
+    _support_selection = False
+
+    def _build_net(self, A, B, X, device, dtype):
+        theta = self.init_threshold
+        if theta is None:
+            theta = _INIT_LAMBDA * ista_step(A)
+        if self._support_selection:
+            sizes = support_sizes(
+                A.shape[1],
+                self.n_layers,
+                self.support_fraction,
+                self.max_support_fraction,
+            )
+        else:
+            sizes = [0] * self.n_layers
+        return self._net(A, self.n_layers, sizes, theta, dtype, device)
+
+
+class _UntiedLISTA(_LISTAFamily):
+    _net = LISTANet
+
+    def _export_parameters(self):
+        self.input_weights_ = _numpy(self.module_.W1)
+        self.state_weights_ = _numpy(self.module_.W2)
+        self.thresholds_ = _numpy(self.module_.theta)
+
+
+class _CoupledLISTA(_LISTAFamily):
+    _net = LISTACPNet
+
+    def _export_parameters(self):
+        self.weights_ = _numpy(self.module_.W)
+        self.thresholds_ = _numpy(self.module_.theta)
+
+
+class LISTA(_UntiedLISTA):
+    """Learned ISTA: an unrolled sparse solver with free weights in every layer.
+
+    LISTA runs ``n_layers`` iterations of
+
+        x^{k+1} = eta(W1_k b + W2_k x^k; theta_k),
+
+    where ``eta`` is soft thresholding, eta(z; t) = sign(z) max(|z| - t, 0),
+    and the matrices ``W1_k`` (n_components x n_features), ``W2_k``
+    (n_components x n_components) and the threshold ``theta_k`` are learned
+    separately for each layer ("untied"). Untrained, every layer is one ISTA
+    step: W1_k = s A^T, W2_k = I - s A^T A and theta_k = 0.4 s, with
+    s = 1 / (1.001 L) and L = ||A||_2^2. Training follows the stage-wise
+    recipe of the LISTA-CPSS paper (one new layer at a time, then all layers
+    at lower rates, early stopping on a held-out share of the pairs), then
+    two end-to-end refinement stages.
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_features, n_components), default=None
+        The dictionary ``A`` with b = A x + e; it sets the initial weights. If
+        None, it is estimated from the training pairs by least squares and the
+        weights start from that estimate.
+    init_threshold : float, default=None
+        Initial theta_k; None uses 0.4 / (1.001 L).
+    {training_parameters}
+
+    Attributes
+    ----------
+    {common_attributes}
+    input_weights_ : ndarray of shape (n_layers, n_components, n_features)
+        Learned W1_k, applied to the measurement.
+    state_weights_ : ndarray of shape (n_layers, n_components, n_components)
+        Learned W2_k, applied to the previous estimate.
+    thresholds_ : ndarray of shape (n_layers,)
+        Learned thresholds theta_k.
+
+    See Also
+    --------
+    LISTASS : LISTA with support selection.
+    LISTACP : One matrix per layer, coupled to the dictionary.
+    ISTA : The iteration LISTA starts from.
+
+    Notes
+    -----
+    LISTA learns K (n m + n^2 + 1) numbers for K layers, n components and m
+    features, the most of the family, and with a fixed training set it ends
+    less accurate than the coupled and tied variants (on a 64 x 128
+    problem with 4,500 pairs, 8 layers: -13.5 dB against -18.0 for
+    LISTA-CPSS and -20.0 for TiLISTA). Reference:
+    K. Gregor, Y. LeCun, "Learning fast approximations of sparse coding",
+    ICML 2010. Initialisation and training recipe: X. Chen, J. Liu, Z. Wang,
+    W. Yin, "Theoretical linear convergence of unfolded ISTA and its practical
+    weights and thresholds", NeurIPS 2018.
+
+    Examples
+    --------
+    >>> from sklearn_l2o import LISTA
+    >>> from sklearn_l2o.datasets import make_sparse_recovery
+    >>> from sklearn_l2o.metrics import nmse_db
+    >>> B, X, A = make_sparse_recovery(2000, n_components=64, n_features=32,
+    ...                                random_state=0)
+    >>> model = LISTA(dictionary=A, n_layers=4, max_steps_per_stage=100,
+    ...               refinement_steps=200, device="cpu",
+    ...               random_state=0).fit(B[:1800], X[:1800])
+    >>> model.input_weights_.shape
+    (4, 64, 32)
+    >>> bool(nmse_db(X[1800:], model.predict(B[1800:])) < -5)
+    True
+    """
+
+    _parameter_constraints = {
+        **UnrolledRegressor._parameter_constraints,
+        **_THRESHOLD_CONSTRAINT,
+    }
+    _solver_parameters = {"init_threshold": None}
+    _training_defaults = _TRAINING_DEFAULTS
+
+
+class LISTASS(_UntiedLISTA):
+    """LISTA with support selection: the largest entries skip the shrinkage.
+
+    LISTA-SS runs ``n_layers`` iterations of
+
+        x^{k+1} = eta_ss(W1_k b + W2_k x^k; theta_k, p_k),
+
+    with untied learned ``W1_k``, ``W2_k``, ``theta_k`` as in :class:`LISTA`.
+    ``eta_ss`` is soft thresholding except that, in each signal, the entries
+    whose magnitude is among the largest ``p_k = min(support_fraction * k,
+    max_support_fraction)`` share (and above ``theta_k``) pass through
+    unshrunk: they are trusted to be in the support, so shrinking them would
+    only add bias. Untrained, it is ISTA with step 1 / (1.001 L) apart from
+    that selection.
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_features, n_components), default=None
+        The dictionary ``A`` with b = A x + e; it sets the initial weights. If
+        None, it is estimated from the training pairs by least squares.
+    support_fraction : float, default=0.012
+        Share of entries passed unshrunk, per layer of depth (1.2% at layer 1,
+        2.4% at layer 2, ...).
+    max_support_fraction : float, default=0.12
+        Cap on that share.
+    init_threshold : float, default=None
+        Initial theta_k; None uses 0.4 / (1.001 L).
+    {training_parameters}
+
+    Attributes
+    ----------
+    {common_attributes}
+    input_weights_ : ndarray of shape (n_layers, n_components, n_features)
+        Learned W1_k, applied to the measurement.
+    state_weights_ : ndarray of shape (n_layers, n_components, n_components)
+        Learned W2_k, applied to the previous estimate.
+    thresholds_ : ndarray of shape (n_layers,)
+        Learned thresholds theta_k.
+
+    See Also
+    --------
+    LISTA : The same without support selection.
+    LISTACPSS : Coupled weights with support selection.
+
+    Notes
+    -----
+    The selection mask is a comparison, so no gradient flows through it.
+    Reference: X. Chen, J. Liu, Z. Wang, W. Yin, "Theoretical linear
+    convergence of unfolded ISTA and its practical weights and thresholds",
+    NeurIPS 2018 (its LISTA-SS uses a 12% cap).
+
+    Examples
+    --------
+    >>> from sklearn_l2o import LISTASS
+    >>> from sklearn_l2o.datasets import make_sparse_recovery
+    >>> from sklearn_l2o.metrics import nmse_db
+    >>> B, X, A = make_sparse_recovery(2000, n_components=64, n_features=32,
+    ...                                random_state=0)
+    >>> model = LISTASS(dictionary=A, n_layers=4, max_steps_per_stage=100,
+    ...                 refinement_steps=200, device="cpu",
+    ...                 random_state=0).fit(B[:1800], X[:1800])
+    >>> model.thresholds_.shape
+    (4,)
+    >>> bool(nmse_db(X[1800:], model.predict(B[1800:])) < -5)
+    True
+    """
+
+    _support_selection = True
+    _parameter_constraints = {
+        **UnrolledRegressor._parameter_constraints,
+        **_THRESHOLD_CONSTRAINT,
+        **_SUPPORT_CONSTRAINTS,
+    }
+    _solver_parameters = {
+        "support_fraction": 0.012,
+        "max_support_fraction": 0.12,
+        "init_threshold": None,
+    }
+    _training_defaults = _TRAINING_DEFAULTS
+
+
+class LISTACP(_CoupledLISTA):
+    """LISTA with weight coupling: one learned matrix per layer, tied to A.
+
+    LISTA-CP runs ``n_layers`` iterations of
+
+        x^{k+1} = eta(x^k + W_k^T (b - A x^k); theta_k),
+
+    that is LISTA with W2_k = I - W_k^T A and W1_k = W_k^T. The coupling is
+    what a layer needs for the true code of a noiseless measurement to be a
+    fixed point, and it halves the parameters. ``W_k`` (n_features x
+    n_components) and ``theta_k`` are learned per layer; untrained,
+    W_k = A / (1.001 L) and theta_k = 0.4 / (1.001 L), so every layer is an ISTA
+    step with step size 1 / (1.001 L).
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_features, n_components), default=None
+        The dictionary ``A`` with b = A x + e, used in every layer. If None, it
+        is estimated from the training pairs by least squares.
+    init_threshold : float, default=None
+        Initial theta_k; None uses 0.4 / (1.001 L).
+    {training_parameters}
+
+    Attributes
+    ----------
+    {common_attributes}
+    weights_ : ndarray of shape (n_layers, n_features, n_components)
+        Learned W_k.
+    thresholds_ : ndarray of shape (n_layers,)
+        Learned thresholds theta_k.
+
+    See Also
+    --------
+    LISTACPSS : LISTA-CP with support selection.
+    TiLISTA : One matrix shared by all layers.
+    LISTA : Uncoupled weights.
+
+    Notes
+    -----
+    LISTA-CP learns K (m n + 1) numbers for K layers. Reference: X. Chen,
+    J. Liu, Z. Wang, W. Yin, "Theoretical linear convergence of unfolded ISTA
+    and its practical weights and thresholds", NeurIPS 2018.
+
+    Examples
+    --------
+    >>> from sklearn_l2o import LISTACP
+    >>> from sklearn_l2o.datasets import make_sparse_recovery
+    >>> from sklearn_l2o.metrics import nmse_db
+    >>> B, X, A = make_sparse_recovery(2000, n_components=64, n_features=32,
+    ...                                random_state=0)
+    >>> model = LISTACP(dictionary=A, n_layers=4, max_steps_per_stage=100,
+    ...                 refinement_steps=200, device="cpu",
+    ...                 random_state=0).fit(B[:1800], X[:1800])
+    >>> model.weights_.shape
+    (4, 32, 64)
+    >>> bool(nmse_db(X[1800:], model.predict(B[1800:])) < -5)
+    True
+    """
+
+    _parameter_constraints = {
+        **UnrolledRegressor._parameter_constraints,
+        **_THRESHOLD_CONSTRAINT,
+    }
+    _solver_parameters = {"init_threshold": None}
+    _training_defaults = _TRAINING_DEFAULTS
+
+
+class LISTACPSS(_CoupledLISTA):
+    """LISTA-CPSS: coupled weights and support selection.
+
+    LISTA-CPSS runs ``n_layers`` iterations of
+
+        x^{k+1} = eta_ss(x^k + W_k^T (b - A x^k); theta_k, p_k),
+
+    the layer of :class:`LISTACP` with the thresholding of :class:`LISTASS`:
+    in each signal the largest ``p_k = min(support_fraction * k,
+    max_support_fraction)`` share of entries (above ``theta_k``) pass
+    unshrunk. ``W_k`` and ``theta_k`` are learned per layer and start as an
+    ISTA step, W_k = A / (1.001 L), theta_k = 0.4 / (1.001 L).
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_features, n_components), default=None
+        The dictionary ``A`` with b = A x + e, used in every layer. If None, it
+        is estimated from the training pairs by least squares.
+    support_fraction : float, default=0.012
+        Share of entries passed unshrunk, per layer of depth (1.2% at layer 1,
+        2.4% at layer 2, ...).
+    max_support_fraction : float, default=0.13
+        Cap on that share.
+    init_threshold : float, default=None
+        Initial theta_k; None uses 0.4 / (1.001 L).
+    {training_parameters}
+
+    Attributes
+    ----------
+    {common_attributes}
+    weights_ : ndarray of shape (n_layers, n_features, n_components)
+        Learned W_k.
+    thresholds_ : ndarray of shape (n_layers,)
+        Learned thresholds theta_k.
+
+    See Also
+    --------
+    LISTACP : The same without support selection.
+    TiLISTA : One matrix shared by all layers.
+    ALISTA : The matrix computed from A instead of learned.
+
+    Notes
+    -----
+    Reference: X. Chen, J. Liu, Z. Wang, W. Yin, "Theoretical linear
+    convergence of unfolded ISTA and its practical weights and thresholds",
+    NeurIPS 2018 (-64.8 dB at 16 layers on the noiseless 250 x 500 problem).
+
+    Examples
+    --------
+    >>> from sklearn_l2o import LISTACPSS
+    >>> from sklearn_l2o.datasets import make_sparse_recovery
+    >>> from sklearn_l2o.metrics import nmse_db
+    >>> B, X, A = make_sparse_recovery(2000, n_components=64, n_features=32,
+    ...                                random_state=0)
+    >>> model = LISTACPSS(dictionary=A, n_layers=4, max_steps_per_stage=100,
+    ...                   refinement_steps=200, device="cpu",
+    ...                   random_state=0).fit(B[:1800], X[:1800])
+    >>> model.weights_.shape
+    (4, 32, 64)
+    >>> bool(nmse_db(X[1800:], model.predict(B[1800:])) < -5)
+    True
+    """
+
+    _support_selection = True
+    _parameter_constraints = {
+        **UnrolledRegressor._parameter_constraints,
+        **_THRESHOLD_CONSTRAINT,
+        **_SUPPORT_CONSTRAINTS,
+    }
+    _solver_parameters = {
+        "support_fraction": 0.012,
+        "max_support_fraction": 0.13,
+        "init_threshold": None,
+    }
+    _training_defaults = _TRAINING_DEFAULTS
+
+
+class TiLISTA(_LISTAFamily):
+    """Tied LISTA: one learned matrix shared by all layers, a step per layer.
+
+    TiLISTA runs ``n_layers`` iterations of
+
+        x^{k+1} = eta_ss(x^k - gamma_k W^T (A x^k - b); theta_k, p_k),
+
+    with a single learned ``W`` (n_features x n_components), learned steps
+    ``gamma_k`` and thresholds ``theta_k``, and the support-selecting
+    thresholding of :class:`LISTACPSS`. It starts as ISTA: W = A / (1.001 L),
+    gamma_k = 1, theta_k = 0.4 / (1.001 L), so that every untrained layer,
+    the first included, is an ISTA step of size 1 / (1.001 L) (up to the
+    support selection). ``W`` is shared, so the stage-wise engine trains it
+    in every stage, while ``gamma_k`` and ``theta_k`` follow the per-layer
+    schedule.
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_features, n_components), default=None
+        The dictionary ``A`` with b = A x + e, used in every layer. If None, it
+        is estimated from the training pairs by least squares.
+    support_fraction : float, default=0.012
+        Share of entries passed unshrunk, per layer of depth (1.2% at layer 1,
+        2.4% at layer 2, ...).
+    max_support_fraction : float, default=0.13
+        Cap on that share.
+    init_threshold : float, default=None
+        Initial theta_k; None uses 0.4 / (1.001 L).
+    {training_parameters}
+
+    Attributes
+    ----------
+    {common_attributes}
+    weight_ : ndarray of shape (n_features, n_components)
+        The learned shared W.
+    steps_ : ndarray of shape (n_layers,)
+        Learned step sizes gamma_k.
+    thresholds_ : ndarray of shape (n_layers,)
+        Learned thresholds theta_k.
+
+    See Also
+    --------
+    ALISTA : The same iteration with W computed from A, not learned.
+    LISTACPSS : An untied W_k per layer.
+
+    Notes
+    -----
+    TiLISTA learns m n + 2 K numbers, so its size does not grow with depth.
+    Reference: J. Liu, X. Chen, Z. Wang, W. Yin, "ALISTA: Analytic weights are
+    as good as learned weights in LISTA", ICLR 2019.
+
+    Examples
+    --------
+    >>> from sklearn_l2o import TiLISTA
+    >>> from sklearn_l2o.datasets import make_sparse_recovery
+    >>> from sklearn_l2o.metrics import nmse_db
+    >>> B, X, A = make_sparse_recovery(2000, n_components=64, n_features=32,
+    ...                                random_state=0)
+    >>> model = TiLISTA(dictionary=A, n_layers=4, max_steps_per_stage=100,
+    ...                 refinement_steps=200, device="cpu",
+    ...                 random_state=0).fit(B[:1800], X[:1800])
+    >>> model.weight_.shape, model.steps_.shape
+    ((32, 64), (4,))
+    >>> bool(nmse_db(X[1800:], model.predict(B[1800:])) < -5)
+    True
+    """
+
+    _net = TiLISTANet
+    _support_selection = True
+    _parameter_constraints = {
+        **UnrolledRegressor._parameter_constraints,
+        **_THRESHOLD_CONSTRAINT,
+        **_SUPPORT_CONSTRAINTS,
+    }
+    _solver_parameters = {
+        "support_fraction": 0.012,
+        "max_support_fraction": 0.13,
+        "init_threshold": None,
+    }
+    _training_defaults = _TRAINING_DEFAULTS
+
+    def _export_parameters(self):
+        self.weight_ = _numpy(self.module_.W)
+        self.steps_ = _numpy(self.module_.gamma)
+        self.thresholds_ = _numpy(self.module_.theta)

@@ -1,0 +1,67 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sklearn_l2o.benchmark.__main__ import main
+
+
+def test_quick_run_writes_results_and_plot(tmp_path, capsys):
+    payload = main(["--quick", "--device", "cpu", "--output", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "ALISTA" in out and "FISTA" in out and "predict s" in out
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["methods"].keys() == {"ISTA", "FISTA", "Lasso", "ALISTA"}
+    for res in saved["methods"].values():
+        assert {"nmse_db", "fit_seconds", "predict_seconds", "device"} <= res.keys()
+        assert all(isinstance(v, float) for v in res["nmse_db"])
+    assert len(saved["methods"]["ALISTA"]["nmse_db"]) == 4  # one per layer
+    assert len(saved["methods"]["FISTA"]["nmse_db"]) == 50  # one per iteration
+    assert len(saved["methods"]["Lasso"]["nmse_db"]) == 1
+    # a trained 4-layer ALISTA beats 4 FISTA iterations even in the quick run
+    alista = saved["methods"]["ALISTA"]["nmse_db"][-1]
+    assert alista < saved["methods"]["FISTA"]["nmse_db"][3] - 3
+    assert saved == json.loads(json.dumps(payload))
+    assert (tmp_path / "nmse_canonical.png").stat().st_size > 1000
+
+
+def test_several_settings_write_panels_and_time_table(tmp_path, capsys):
+    main(
+        [
+            "--quick",
+            "--device",
+            "cpu",
+            "--output",
+            str(tmp_path),
+            "--setting",
+            "noiseless",
+            "snr20",
+            "--methods",
+            "FISTA",
+            "ALISTA",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "training time" in out
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert list(saved["settings"]) == ["noiseless", "snr20"]
+    assert saved["settings"]["snr20"]["problem"]["snr_db"] == 20
+    assert (tmp_path / "figure5.png").exists()
+
+
+def test_unknown_method_or_setting(tmp_path):
+    with pytest.raises(SystemExit, match="unknown method"):
+        main(["--quick", "--methods", "NOPE", "--output", str(tmp_path)])
+    with pytest.raises(SystemExit, match="unknown setting"):
+        main(["--quick", "--setting", "nope", "--output", str(tmp_path)])
+
+
+def test_command_line_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "sklearn_l2o.benchmark", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--setting" in done.stdout and "--quick" in done.stdout

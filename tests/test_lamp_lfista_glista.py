@@ -1,0 +1,306 @@
+"""LAMP, LFISTA and GLISTA: what each update computes, and that training pays."""
+
+import io
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+
+from sklearn_l2o import FISTA, GLISTA, LAMP, LFISTA
+from sklearn_l2o._glista import gain_gate, overshoot_gate
+from sklearn_l2o._lfista import fista_momentum
+from sklearn_l2o._torch import support_selection_threshold
+from sklearn_l2o.metrics import nmse_db
+
+SOLVERS = [LAMP, LFISTA, GLISTA]
+
+# each solver's default learning rate, short stages
+FAST = dict(
+    n_layers=4,
+    max_steps_per_stage=200,
+    patience=100,
+    validation_interval=25,
+    refinement_steps=300,
+    refinement_patience=150,
+    random_state=0,
+)
+
+
+@pytest.fixture(scope="module")
+def fitted_models(small_problem):
+    B, X, _, _, A = small_problem
+    return {
+        solver: solver(dictionary=A, device="cpu", **FAST).fit(B, X)
+        for solver in SOLVERS
+    }
+
+
+@pytest.fixture(params=SOLVERS, ids=lambda c: c.__name__)
+def fitted(request, fitted_models):
+    return fitted_models[request.param]
+
+
+def _best_fista(A, B, X, n_iter, device="cpu"):
+    """NMSE of ``n_iter`` FISTA iterations at the best of a few l1 weights."""
+    scores = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # stopping early is the point
+        for alpha in (0.01, 0.03, 0.1, 0.3, 1.0):
+            fista = FISTA(dictionary=A, alpha=alpha, max_iter=n_iter, device=device)
+            scores.append(nmse_db(X, fista.fit(B).predict(B)))
+    return min(scores)
+
+
+def test_trained_solver_beats_as_many_fista_iterations(fitted, small_problem):
+    _, _, B_test, X_test, A = small_problem
+    learned = nmse_db(X_test, fitted.predict(B_test))
+    baseline = _best_fista(A, B_test, X_test, FAST["n_layers"])
+    # measured: LAMP -12.7 dB, LFISTA -9.5, GLISTA -11.0 against FISTA's -3.4
+    assert learned < baseline - 5, (learned, baseline)
+
+
+@pytest.mark.parametrize("solver", SOLVERS, ids=lambda c: c.__name__)
+def test_trains_and_predicts_on_cuda(solver, small_problem, device):
+    if device == "cpu":
+        pytest.skip("the CPU is covered by the fitted fixture")
+    B, X, B_test, X_test, A = small_problem
+    model = solver(dictionary=A, device=device, **FAST).fit(B, X)
+    assert model.device_.type == "cuda"
+    learned = nmse_db(X_test, model.predict(B_test))
+    assert learned < _best_fista(A, B_test, X_test, FAST["n_layers"], device) - 5
+
+
+def test_fitted_attributes_and_history(fitted):
+    K = FAST["n_layers"]
+    assert fitted.thresholds_.shape == (K,)
+    assert fitted.n_iter_ == sum(r["steps"] for r in fitted.history_)
+    assert len(fitted.history_) == 3 * K + 2  # stage-wise, then 2 end-to-end
+    assert len(fitted.validation_nmse_db_) == K
+    # deeper is better once trained
+    assert fitted.validation_nmse_db_[-1] < fitted.validation_nmse_db_[0] - 3
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_pickle_keeps_predictions(fitted, small_problem, dump):
+    _, _, B_test, _, _ = small_problem
+    if dump == "pickle":
+        again = pickle.loads(pickle.dumps(fitted))
+    else:
+        buffer = io.BytesIO()
+        joblib.dump(fitted, buffer)
+        buffer.seek(0)
+        again = joblib.load(buffer)
+    np.testing.assert_array_equal(fitted.predict(B_test), again.predict(B_test))
+    np.testing.assert_array_equal(fitted.thresholds_, again.thresholds_)
+
+
+# --------------------------------------------------------------------- LFISTA
+def test_fista_momentum_follows_the_t_recursion():
+    t = [1.0]
+    for _ in range(6):
+        t.append((1 + np.sqrt(1 + 4 * t[-1] ** 2)) / 2)
+    expected = [0.0] + [(t[k - 1] - 1) / t[k] for k in range(1, 7)]
+    np.testing.assert_allclose(fista_momentum(7), expected, rtol=1e-15)
+    assert fista_momentum(7)[1] == 0.0 and fista_momentum(7)[2] > 0.28
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.4])
+def test_untrained_lfista_reproduces_fista_iterates(small_problem, alpha):
+    _, _, B_test, _, A = small_problem
+    n_iter = 12
+    model = LFISTA(dictionary=A, alpha=alpha, n_layers=n_iter)
+    net = model._build_net(A, None, None, torch.device("cpu"), torch.float64)
+    with torch.no_grad():
+        ours = [x.numpy() for x in net.iterates(torch.tensor(B_test))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fista = FISTA(
+            dictionary=A, alpha=alpha, max_iter=n_iter, tol=0.0, dtype="float64"
+        )
+        theirs = list(fista.set_params(device="cpu").fit(B_test).staged_predict(B_test))
+    assert len(ours) == len(theirs) == n_iter
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(a, b, atol=1e-12, err_msg=f"iterate {k + 1}")
+    # momentum matters: the iterates differ from plain ISTA after two steps
+    assert np.abs(ours[-1] - ours[-2]).max() > 1e-6
+
+
+def test_lfista_layer_uses_the_previous_iterate(fitted_models, small_problem):
+    fitted = fitted_models[LFISTA]
+    _, _, B_test, _, _ = small_problem
+    net = fitted.module_
+    b = torch.tensor(B_test[:20], dtype=torch.float32)
+    with torch.no_grad():
+        x1, x0 = net.layer(0, b, net.initial_state(b))
+        x2, prev = net.layer(1, b, (x1, x0))
+        x3, _ = net.layer(2, b, (x2, prev))
+    W_b, W_x, W_p = (
+        fitted.input_weights_,
+        fitted.current_weights_,
+        fitted.previous_weights_,
+    )
+    bn, x1n, x2n = B_test[:20], x1.double().numpy(), x2.double().numpy()
+    z = bn @ W_b[2].T + x2n @ W_x[2].T + x1n @ W_p[2].T
+    expected = np.sign(z) * np.maximum(np.abs(z) - fitted.thresholds_[2], 0)
+    np.testing.assert_allclose(x3.double().numpy(), expected, atol=1e-4)
+    assert np.abs(x1n @ W_p[2].T).max() > 1e-3  # the x^{k-1} path is live
+
+
+# ----------------------------------------------------------------------- LAMP
+def _soft(z, t):
+    return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
+
+
+def test_lamp_layers_by_hand_include_the_onsager_term(small_problem):
+    B, X, B_test, _, A = small_problem
+    model = LAMP(
+        dictionary=A, device="cpu", dtype="float64", **dict(FAST, n_layers=2)
+    ).fit(B, X)
+    W, theta = model.weights_, model.thresholds_
+    b = B_test[:50]
+    m = A.shape[0]
+
+    x1 = _soft(
+        b @ W[0].T, theta[0] * np.linalg.norm(b, axis=1, keepdims=True) / np.sqrt(m)
+    )
+    onsager = np.count_nonzero(x1, axis=1)[:, None] / m
+    v1 = b - x1 @ A.T + onsager * b
+    x2 = _soft(
+        x1 + v1 @ W[1].T,
+        theta[1] * np.linalg.norm(v1, axis=1, keepdims=True) / np.sqrt(m),
+    )
+    staged = list(model.staged_predict(b))
+    np.testing.assert_allclose(staged[0], x1, atol=1e-10)
+    np.testing.assert_allclose(staged[1], x2, atol=1e-10)
+
+    # without the Onsager term the second layer would be visibly different
+    v1_plain = b - x1 @ A.T
+    x2_plain = _soft(
+        x1 + v1_plain @ W[1].T,
+        theta[1] * np.linalg.norm(v1_plain, axis=1, keepdims=True) / np.sqrt(m),
+    )
+    assert np.all(onsager > 0)
+    assert np.abs(staged[1] - x2_plain).max() > 1e-2
+
+
+def test_untrained_lamp_is_amp(small_problem):
+    """B^k = A^T and theta_k = init_threshold: AMP with a tuned threshold."""
+    _, _, B_test, X_test, A = small_problem
+    net = LAMP(dictionary=A, n_layers=10, init_threshold=1.2)._build_net(
+        A, None, None, torch.device("cpu"), torch.float64
+    )
+    np.testing.assert_array_equal(net.W.detach().numpy()[3], A.T)
+    with torch.no_grad():
+        errors = [
+            nmse_db(X_test, x.numpy()) for x in net.iterates(torch.tensor(B_test))
+        ]
+    # AMP alone outruns FISTA on this i.i.d. Gaussian problem
+    assert errors[-1] < _best_fista(A, B_test, X_test, 10) - 3
+
+
+# --------------------------------------------------------------------- GLISTA
+def test_gain_gate_is_at_least_one_and_falls_to_one(fitted_models):
+    fitted = fitted_models[GLISTA]
+    net = fitted.module_
+    magnitudes = torch.logspace(-4, 3, 200, dtype=torch.float32)
+    x = magnitudes.expand(net.n_components, -1).T.contiguous()  # (200, n)
+    for k in range(net.n_layers):
+        kappa = net.gain(k, x).detach()
+        assert torch.all(kappa >= 1)
+        # symmetric in the sign of x and non-increasing in |x|
+        torch.testing.assert_close(net.gain(k, -x).detach(), kappa)
+        assert torch.all(kappa[1:] <= kappa[:-1])
+        assert torch.all(kappa[-1] - 1 < 1e-2)
+        assert torch.all(kappa[0] - 1 > 1e-2)
+        # the gated value moves x by at most |mu| / |nu|
+        bound = fitted.gain_scales_[k] / fitted.gain_sharpness_[k]
+        assert torch.all((kappa - 1) * x <= torch.tensor(bound).float() + 1e-4)
+
+
+def test_gain_gate_formula():
+    x = torch.tensor([0.0, 0.5, -2.0])
+    kappa = gain_gate(x, torch.tensor(-0.2), torch.tensor([1.0, 2.0, 4.0]))
+    expected = 1 + 0.2 / (torch.tensor([0.0, 1.0, 8.0]) + 1e-3)
+    torch.testing.assert_close(kappa, expected)
+
+
+def test_overshoot_gate_stretches_steps():
+    x = torch.tensor([0.0, 1.0, 1.0])
+    x_new = torch.tensor([1.0, 1.0, 0.9])
+    omega = overshoot_gate(x_new, x, torch.tensor(0.05))
+    torch.testing.assert_close(omega, 1 + 0.05 / torch.tensor([1.1, 0.1, 0.2]))
+    assert torch.all(overshoot_gate(x_new, x, torch.tensor(0.0)) == 1)
+    # a positive scale overshoots most where entries move least
+    assert omega[2] > omega[0] > 1
+
+
+def test_glista_layer_by_hand(fitted_models, small_problem):
+    fitted = fitted_models[GLISTA]
+    _, _, B_test, _, A = small_problem
+    net = fitted.module_
+    b = torch.tensor(B_test[:30], dtype=torch.float32)
+    x1 = net.layer(0, b, net.initial_state(b))[0]
+    x2 = net.layer(1, b, (x1,))[0]
+    A_t = torch.tensor(A, dtype=torch.float32)
+    mu = float(fitted.gain_scales_[1])
+    nu = torch.tensor(fitted.gain_sharpness_[1], dtype=torch.float32)
+    gained = (1 + mu / (nu * x1.abs() + 1e-3)) * x1
+    z = gained + (b - gained @ A_t.T) @ torch.tensor(fitted.weights_[1]).float()
+    x_tilde = support_selection_threshold(
+        z, float(fitted.thresholds_[1]), net.n_selected[1]
+    )
+    a = float(fitted.overshoot_scales_[1])
+    expected = x1 + (1 + a / ((x_tilde - x1).abs() + 0.1)) * (x_tilde - x1)
+    torch.testing.assert_close(x2.detach(), expected.detach(), atol=1e-5, rtol=1e-4)
+    # the gates are live: without them the layer is plain LISTA-CPSS
+    plain = support_selection_threshold(
+        x1 + (b - x1 @ A_t.T) @ torch.tensor(fitted.weights_[1]).float(),
+        float(fitted.thresholds_[1]),
+        net.n_selected[1],
+    )
+    assert (x2 - plain).abs().max() > 1e-3
+
+
+def test_untrained_glista_first_layer_is_lista_cpss(small_problem):
+    _, _, B_test, _, A = small_problem
+    net = GLISTA(dictionary=A, n_layers=3)._build_net(
+        A, None, None, torch.device("cpu"), torch.float64
+    )
+    b = torch.tensor(B_test)
+    L = np.linalg.norm(A, 2) ** 2
+    with torch.no_grad():
+        x1 = net.layer(0, b, net.initial_state(b))[0]
+    expected = support_selection_threshold(
+        b @ torch.tensor(A / (1.001 * L)), 0.4 / (1.001 * L), net.n_selected[0]
+    )
+    torch.testing.assert_close(x1, expected)
+
+
+# --------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "solver, params, match",
+    [
+        (LAMP, {"init_threshold": -1.0}, "init_threshold"),
+        (LFISTA, {"alpha": -0.1}, "alpha"),
+        (GLISTA, {"support_fraction": 1.5}, "support_fraction"),
+        (GLISTA, {"n_layers": 0}, "n_layers"),
+    ],
+)
+def test_bad_parameters(small_problem, solver, params, match):
+    B, X, _, _, A = small_problem
+    with pytest.raises(ValueError, match=match):
+        solver(dictionary=A, device="cpu", **params).fit(B[:100], X[:100])
+
+
+@pytest.mark.parametrize("solver", SOLVERS, ids=lambda c: c.__name__)
+def test_estimated_dictionary_and_float64(solver, small_problem):
+    B, X, B_test, X_test, A = small_problem
+    model = solver(
+        device="cpu", dtype="float64", **dict(FAST, n_layers=2, refinement_steps=0)
+    ).fit(B, X)
+    np.testing.assert_allclose(model.dictionary_, A, atol=1e-8)
+    assert next(model.module_.parameters()).dtype == torch.float64
+    assert nmse_db(X_test, model.predict(B_test)) < -3

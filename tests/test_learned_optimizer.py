@@ -1,0 +1,329 @@
+import io
+import pickle
+from contextlib import redirect_stderr
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+
+from sklearn_l2o import AnalyticOptimizer, LearnedOptimizer
+from sklearn_l2o._learned_rules import ARCHITECTURES, learned_rule, log_and_sign
+from sklearn_l2o._meta_engine import MetaRecipe, _TrainingProblem
+from sklearn_l2o._optim_base import Layout
+from sklearn_l2o.problems import LassoProblems, QuadraticProblems
+
+FAST = dict(
+    n_steps=20,
+    train_steps=20,
+    unroll_length=10,
+    batch_size=32,
+    learning_rate=1e-2,
+    validation_interval=2,
+    random_state=0,
+)
+
+
+@pytest.fixture(scope="module")
+def quadratics():
+    rng = np.random.RandomState(0)
+    return rng.normal(size=(200, 6)), rng.normal(size=(40, 6))
+
+
+@pytest.fixture(scope="module")
+def trained(quadratics):
+    train, _ = quadratics
+    return LearnedOptimizer(max_episodes=30, device="cpu", **FAST).fit(train)
+
+
+def final_objective(optimizer, problems):
+    return optimizer.objective_curve(problems)[-1].mean()
+
+
+def test_meta_training_beats_untrained_self_and_badly_tuned_gd(quadratics, trained):
+    train, test = quadratics
+    # same seed, so the same initial weights, just not trained
+    untrained = LearnedOptimizer(max_episodes=0, device="cpu", **FAST).fit(train)
+    slow_gd = AnalyticOptimizer(
+        method="gd", learning_rate=1e-2, n_steps=20, device="cpu"
+    ).fit(train)
+    learned = final_objective(trained, test)
+    assert learned < 0.5 * final_objective(untrained, test)
+    assert learned <= final_objective(slow_gd, test)
+    # close to the exact minimum: relative loss below 0.2 on unseen instances
+    assert trained.score(test) > -0.2
+    assert trained.n_iter_ == len(trained.history_) > 0
+    assert len(trained.loss_curve_) == trained.n_iter_
+    assert np.isfinite(trained.best_validation_loss_)
+
+
+def test_score_is_negative_relative_loss(quadratics, trained):
+    _, test = quadratics
+    f_star = QuadraticProblems().optimal_value(test)
+    final = trained.objective_curve(test)[-1]
+    expected = -(final.mean() - f_star.mean()) / f_star.mean()
+    assert trained.score(test) == pytest.approx(expected)
+    assert trained.score(test, f_star) == pytest.approx(expected)
+
+
+def test_transform_returns_the_last_iterate(quadratics, trained):
+    _, test = quadratics
+    x = trained.transform(test)
+    assert x.shape == test.shape and x.dtype == np.float64
+    family = QuadraticProblems()
+    values = family.objective(torch.tensor(x), torch.tensor(test)).numpy()
+    np.testing.assert_allclose(values, trained.objective_curve(test)[-1], rtol=1e-5)
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_every_architecture_learns_lasso(architecture):
+    rng = np.random.RandomState(1)
+    A = rng.normal(size=(5, 10)) / np.sqrt(5)
+    problems = rng.normal(size=(160, 10)) * (rng.uniform(size=(160, 10)) < 0.2) @ A.T
+    family = LassoProblems(A, alpha=0.005)
+    params = dict(FAST, architecture=architecture, family=family, device="cpu")
+    untrained = LearnedOptimizer(max_episodes=0, **params).fit(problems[:128])
+    learned = LearnedOptimizer(max_episodes=16, **params).fit(problems[:128])
+    test = problems[128:]
+    assert final_objective(learned, test) < final_objective(untrained, test)
+    start = learned.objective_curve(test)[0].mean()
+    assert final_objective(learned, test) < 0.5 * start
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_rules_are_coordinatewise(architecture):
+    # any number of variables, and permuting the coordinates of an instance
+    # permutes its steps (weights are shared by all coordinates)
+    torch.manual_seed(0)
+    net = ARCHITECTURES[architecture](8).double()
+    grads = torch.randn(4, 3, 7, dtype=torch.float64)  # steps, instances, d
+    perm = torch.randperm(7)
+    for d in (7, 1):
+        layout = Layout.single(d, "cpu")
+        rule = learned_rule(net, layout)
+        state = rule.init(torch.zeros(3, d, dtype=torch.float64))
+        state_p = rule.init(torch.zeros(3, d, dtype=torch.float64))
+        for grad in grads:
+            grad = grad[:, :d]
+            step, state = rule.update(grad, state, None, None, None)
+            if d == 7:
+                step_p, state_p = rule.update(grad[:, perm], state_p, None, None, None)
+                torch.testing.assert_close(step_p, step[:, perm])
+            assert step.shape == grad.shape and torch.all(torch.isfinite(step))
+
+
+def test_log_and_sign():
+    g = torch.tensor([-1.0, 1e-4, 0.0, np.e**5])
+    features = log_and_sign(g, k=5.0)
+    torch.testing.assert_close(features[:, 0], torch.tensor([0.0, -1.0, -1.0, 1.0]))
+    torch.testing.assert_close(
+        features[:, 1], torch.tensor([-1.0, np.e**5 * 1e-4, 0.0, 1.0])
+    )
+
+
+def test_minimize_plain_torch_function(trained):
+    target = torch.tensor([1.0, -2.0, 0.5])
+
+    def fun(x):
+        return torch.sum((x - target) ** 2) + 0.1 * torch.sum(x**4)
+
+    x0 = torch.zeros(3)
+    result = trained.minimize(fun, x0, n_steps=50)
+    assert isinstance(result.x, torch.Tensor) and result.x.shape == (3,)
+    assert result.objective_curve.shape == (51,)
+    assert result.fun == pytest.approx(float(fun(result.x)), rel=1e-5)
+    assert result.fun < 0.5 * float(fun(x0))
+    assert result.success
+    # arrays in, arrays out
+    result = trained.minimize(lambda x: torch.sum((x - 1) ** 2), np.zeros((2, 2)))
+    assert isinstance(result.x, np.ndarray) and result.x.shape == (2, 2)
+
+
+def test_minimize_rejects_non_scalar_functions(trained):
+    with pytest.raises(ValueError, match="scalar"):
+        trained.minimize(lambda x: x**2, torch.zeros(3), n_steps=2)
+
+
+@pytest.mark.parametrize("architecture", ["lstm", "hierarchical"])
+def test_as_torch_optimizer_trains_a_torch_model(quadratics, architecture):
+    train, _ = quadratics
+    learned = LearnedOptimizer(
+        architecture=architecture, max_episodes=30, device="cpu", **FAST
+    ).fit(train)
+    torch.manual_seed(0)
+    inputs = torch.randn(64, 4)
+    targets = inputs @ torch.tensor([1.0, -1.0, 0.5, 2.0]) + 0.3
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)
+    )
+    optimizer = learned.as_torch_optimizer(model.parameters())
+    assert isinstance(optimizer, torch.optim.Optimizer)
+    losses = []
+    for _ in range(60):
+        optimizer.zero_grad()
+        loss = torch.mean((model(inputs).squeeze(1) - targets) ** 2)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert np.all(np.isfinite(losses))
+    assert losses[-1] < 0.5 * losses[0]
+    # a parameter without a gradient stays where it is
+    frozen = torch.ones(3, requires_grad=True)
+    optimizer = learned.as_torch_optimizer([frozen, *model.parameters()])
+    optimizer.zero_grad()
+    torch.mean((model(inputs).squeeze(1) - targets) ** 2).backward()
+    optimizer.step()
+    torch.testing.assert_close(frozen.detach(), torch.ones(3))
+
+
+def test_pickle_keeps_outputs(quadratics, trained):
+    _, test = quadratics
+    clone = pickle.loads(pickle.dumps(trained))
+    np.testing.assert_array_equal(clone.transform(test), trained.transform(test))
+    assert clone.history_ == trained.history_
+    assert next(clone.module_.parameters()).device.type == "cpu"
+
+
+def test_curriculum_and_imitation_are_recorded(quadratics):
+    train, _ = quadratics
+    opt = LearnedOptimizer(
+        curriculum=(4, 8, 16),
+        imitation="adam",
+        imitation_fraction=0.5,
+        max_episodes=16,
+        n_iter_no_change=1,
+        device="cpu",
+        **dict(FAST, validation_interval=1, unroll_length=4),
+    ).fit(train)
+    kinds = {record["kind"] for record in opt.history_}
+    assert kinds == {"objective", "imitation"}
+    stages = [record["stage"] for record in opt.history_]
+    assert stages == sorted(stages) and stages[-1] >= 1
+    for record in opt.history_:
+        assert record["train_steps"] == (4, 8, 16)[record["stage"]]
+        assert record["val_loss"] is not None  # validated every episode
+    assert opt.curriculum_ == (4, 8, 16)[: stages[-1] + 1]
+    n_objective = sum(record["kind"] == "objective" for record in opt.history_)
+    assert len(opt.loss_curve_) == n_objective
+
+
+def test_curriculum_true_uses_multiples_of_train_steps():
+    opt = LearnedOptimizer(curriculum=True, train_steps=7)
+    assert opt._recipe().lengths == (7, 14, 35, 70)
+    with pytest.raises(ValueError, match="curriculum"):
+        LearnedOptimizer(curriculum=(5, 0))._recipe()
+
+
+def test_imitation_learns_the_teachers_steps(quadratics):
+    train, _ = quadratics
+    teacher = AnalyticOptimizer(method="gd", learning_rate=0.05)
+    opt = LearnedOptimizer(
+        imitation=teacher,
+        imitation_fraction=1.0,
+        max_episodes=20,
+        n_iter_no_change=100,
+        device="cpu",
+        **FAST,
+    ).fit(train)
+    losses = [record["meta_loss"] for record in opt.history_]
+    assert {record["kind"] for record in opt.history_} == {"imitation"}
+    assert opt.loss_curve_ == []
+    # relative squared error of the steps, down from about 1
+    assert np.mean(losses[-5:]) < 0.5 * losses[0]
+
+
+def test_rnnprop_tricks():
+    rnnprop = LearnedOptimizer(architecture="rnnprop")._recipe()
+    assert (rnnprop.random_scaling, rnnprop.convex_term) == (3.0, 1.0)
+    lstm = LearnedOptimizer(architecture="lstm")._recipe()
+    assert (lstm.random_scaling, lstm.convex_term) == (0.0, 0.0)
+    recipe = MetaRecipe(random_scaling=3.0, convex_term=1.0)
+    family = QuadraticProblems()
+    data = torch.randn(5, 4, dtype=torch.float64)
+    x0 = torch.randn(5, 4, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(0)
+    problem = _TrainingProblem(family, data, x0, recipe, generator)
+    # the scaled problem starts at the same point of the original one ...
+    torch.testing.assert_close(problem.x0 * problem.scale, x0)
+    assert problem.scale.min() >= np.exp(-3) and problem.scale.max() <= np.exp(3)
+    # ... and adds the convex term mean((x - a)^2)
+    expected = family.objective(x0, data) + torch.mean(
+        (problem.x0 - problem.anchor) ** 2, dim=1
+    )
+    torch.testing.assert_close(problem.objective(problem.x0), expected)
+
+
+def test_checkpointing_is_exact(quadratics):
+    train, _ = quadratics
+    params = dict(FAST, architecture="rnnprop", max_episodes=3, device="cpu")
+    plain = LearnedOptimizer(**params).fit(train)
+    checkpointed = LearnedOptimizer(checkpointing=True, **params).fit(train)
+    for a, b in zip(plain.module_.parameters(), checkpointed.module_.parameters()):
+        torch.testing.assert_close(a, b)
+    assert plain.history_[-1]["meta_loss"] == pytest.approx(
+        checkpointed.history_[-1]["meta_loss"], rel=1e-6
+    )
+
+
+def test_hierarchical_pools_over_the_familys_tensors(quadratics):
+    class TwoTensors(QuadraticProblems):
+        def variable_groups(self, n_variables):
+            return np.repeat([0, 1], [2, n_variables - 2])
+
+    train, test = quadratics
+    opt = LearnedOptimizer(
+        TwoTensors(), architecture="hierarchical", max_episodes=2, device="cpu", **FAST
+    ).fit(train)
+    assert opt._layout("cpu").n_groups == 2
+    assert np.all(np.isfinite(opt.objective_curve(test)))
+
+
+def test_layout_means_and_expands_per_tensor():
+    layout = Layout([3, 3, 7, 3], "cpu")
+    z = torch.arange(8.0).reshape(2, 4, 1)
+    means = layout.mean(z)
+    # tensor "3" holds variables 0, 1, 3 and tensor "7" variable 2
+    expected = torch.tensor([[4 / 3, 2.0], [16 / 3, 6.0]])
+    torch.testing.assert_close(means[:, :, 0], expected)
+    torch.testing.assert_close(layout.expand(means)[:, :, 0], expected[:, [0, 0, 1, 0]])
+
+
+def test_verbose_prints_progress(quadratics):
+    train, _ = quadratics
+    buffer = io.StringIO()
+    with redirect_stderr(buffer):
+        LearnedOptimizer(max_episodes=4, verbose=1, device="cpu", **FAST).fit(train)
+    lines = buffer.getvalue().strip().splitlines()
+    assert len(lines) == 2 and "validation" in lines[0]
+
+
+def test_bad_input_is_a_value_error(quadratics):
+    train, _ = quadratics
+    family = LassoProblems(np.eye(5))
+    with pytest.raises(ValueError, match="rows of length 5"):
+        LearnedOptimizer(family, max_episodes=0, device="cpu").fit(train)
+    with pytest.raises(ValueError, match="architecture"):
+        LearnedOptimizer(architecture="adam").fit(train)
+    with pytest.raises(NotFittedError):
+        LearnedOptimizer().minimize(lambda x: x.sum(), torch.zeros(2))
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_runs_on_every_device(quadratics, device, architecture):
+    train, test = quadratics
+    opt = LearnedOptimizer(
+        architecture=architecture,
+        max_episodes=4,
+        checkpointing=True,
+        device=device,
+        **dict(FAST, unroll_length=5),
+    ).fit(train)
+    assert next(opt.module_.parameters()).device.type == device
+    curve = opt.objective_curve(test)
+    assert np.all(np.isfinite(curve))
+    clone = pickle.loads(pickle.dumps(opt))
+    np.testing.assert_allclose(clone.transform(test), opt.transform(test), rtol=1e-6)
+    # runs on the device of the function's argument, whatever it was trained on
+    x0 = torch.zeros(3, device=device)
+    result = opt.minimize(lambda x: torch.sum((x - 1.0) ** 2), x0, n_steps=5)
+    assert result.x.device == x0.device and np.isfinite(result.fun)

@@ -1,0 +1,245 @@
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_l2o import FISTA, LISTA, LISTACP, LISTACPSS, LISTASS, TiLISTA
+from sklearn_l2o._lista import ista_step
+from sklearn_l2o.metrics import nmse_db
+
+SOLVERS = [LISTA, LISTASS, LISTACP, LISTACPSS, TiLISTA]
+SS_SOLVERS = [LISTASS, LISTACPSS, TiLISTA]
+
+FAST = dict(
+    n_layers=6,
+    learning_rate=5e-3,
+    max_steps_per_stage=100,
+    patience=50,
+    validation_interval=25,
+    refinement_steps=150,
+    refinement_patience=50,
+    random_state=0,
+)
+
+
+def untrained(cls, A, n_layers, **params):
+    """The estimator's network as ``fit`` builds it, before any training."""
+    model = cls(dictionary=A, n_layers=n_layers, **params)
+    return model._build_net(A, None, None, torch.device("cpu"), torch.float64)
+
+
+def numpy_ista(A, B, n_iter, step, alpha):
+    """ISTA iterates x <- eta_{alpha step}(x - step A^T (A x - b)), rows = signals."""
+    x = np.zeros((B.shape[0], A.shape[1]))
+    iterates = []
+    for _ in range(n_iter):
+        z = x - step * (x @ A.T - B) @ A
+        x = np.sign(z) * np.maximum(np.abs(z) - alpha * step, 0.0)
+        iterates.append(x)
+    return iterates
+
+
+def pre_threshold(net, b, x):
+    """The layer's input to the thresholding, from the paper's formula."""
+    k = net.n_layers - 1
+    p = {name: t.detach().numpy() for name, t in net.named_parameters()}
+    if "W1" in p:  # LISTA: W1_k b + W2_k x
+        return b @ p["W1"][k].T + x @ p["W2"][k].T
+    A = net.A.numpy()
+    if "gamma" in p:  # TiLISTA: x - gamma_k W^T (A x - b)
+        return x - p["gamma"][k] * (x @ A.T - b) @ p["W"]
+    return x + (b - x @ A.T) @ p["W"][k]  # LISTA-CP: x + W_k^T (b - A x)
+
+
+@pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
+def test_trained_solver_beats_fista(cls, small_problem, device):
+    B, X, B_test, X_test, A = small_problem
+    model = cls(dictionary=A, device=device, **FAST).fit(B, X)
+    learned = nmse_db(X_test, model.predict(B_test))
+    with pytest.warns(ConvergenceWarning):
+        fista = FISTA(dictionary=A, alpha=0.01, max_iter=6, device=device).fit(B_test)
+        baseline = nmse_db(X_test, fista.predict(B_test))
+    # FISTA is near -3 dB after 6 iterations; the trained solvers reach -10 to
+    # -14 dB with this short schedule
+    assert learned < baseline - 5, (learned, baseline)
+    # every layer is trained: the last ones improve on the first
+    assert model.validation_nmse_db_[-1] < model.validation_nmse_db_[0] - 5
+    assert model.device_.type == device
+
+
+@pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
+def test_initialisation_is_ista(cls, small_problem):
+    """Untrained, every solver is ISTA with step 1/(1.001 L) and alpha = 0.4."""
+    _, _, B_test, _, A = small_problem
+    b = B_test[:50]
+    no_selection = {"support_fraction": 0.0} if cls in SS_SOLVERS else {}
+    net = untrained(cls, A, 5, **no_selection)
+    step = 1.0 / (1.001 * np.linalg.norm(A, 2) ** 2)
+    assert ista_step(A) == pytest.approx(step, rel=1e-12)
+    with torch.no_grad():
+        layers = [x.numpy() for x in net.iterates(torch.tensor(b))]
+    expected = numpy_ista(A, b, 5, step, alpha=0.4)
+    for got, want in zip(layers, expected):
+        np.testing.assert_allclose(got, want, atol=1e-12)
+    # the iterates really move (the comparison is not between zeros)
+    assert np.count_nonzero(layers[-1]) > 0
+
+
+@pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
+def test_init_threshold(cls, small_problem):
+    _, _, _, _, A = small_problem
+    net = untrained(cls, A, 3, init_threshold=0.25)
+    np.testing.assert_array_equal(net.theta.detach().numpy(), 0.25)
+
+
+@pytest.mark.parametrize(
+    "cls, cap", [(LISTASS, 0.12), (LISTACPSS, 0.13), (TiLISTA, 0.13)]
+)
+def test_support_selection_passes_largest_entries_unshrunk(cls, cap, small_problem):
+    _, _, B_test, X_test, A = small_problem
+    n_layers, n = 12, A.shape[1]
+    net = untrained(cls, A, n_layers)
+    # p_k = min(1.2 k, cap)% of the entries, k = 1..K
+    assert net.n_selected == [int(min(0.012 * k, cap) * n) for k in range(1, 13)]
+    n_sel = net.n_selected[-1]
+    assert n_sel == int(cap * n) and n_sel >= 7
+    rng = np.random.RandomState(0)
+    b = B_test[:40]
+    x = rng.randn(40, n)  # a dense state: every top entry clears theta
+    theta = float(net.theta[-1].detach())
+    with torch.no_grad():
+        out = net.layer(n_layers - 1, torch.tensor(b), (torch.tensor(x),))[0].numpy()
+    z = pre_threshold(net, b, x)
+    shrunk = np.sign(z) * np.maximum(np.abs(z) - theta, 0.0)
+    rank = np.argsort(-np.abs(z), axis=1)
+    for row in range(len(b)):
+        top, rest = rank[row, :n_sel], rank[row, n_sel:]
+        assert np.all(np.abs(z[row, top]) > theta)
+        # the largest entries pass untouched, which plain shrinkage would change
+        np.testing.assert_allclose(out[row, top], z[row, top], atol=1e-12)
+        np.testing.assert_allclose(np.abs(out[row, top] - shrunk[row, top]), theta)
+        np.testing.assert_allclose(out[row, rest], shrunk[row, rest], atol=1e-12)
+
+
+def test_tilista_shares_one_weight(small_problem):
+    _, _, _, _, A = small_problem
+    m, n = A.shape
+
+    def count(net):
+        return sum(p.numel() for p in net.parameters())
+
+    for n_layers in (2, 8):
+        net = untrained(TiLISTA, A, n_layers)
+        assert count(net) == m * n + 2 * n_layers
+        assert "W" not in net.layered
+        assert [name for name, _, shared in net.parameter_groups() if not shared] == [
+            "W"
+        ]
+        untied = untrained(LISTACP, A, n_layers)
+        assert count(untied) == n_layers * (m * n + 1)
+        full = untrained(LISTA, A, n_layers)
+        assert count(full) == n_layers * (n * m + n * n + 1)
+
+
+def test_tilista_trains_its_shared_weight(small_problem):
+    B, X, _, _, A = small_problem
+    model = TiLISTA(dictionary=A, device="cpu", **dict(FAST, n_layers=2)).fit(B, X)
+    assert model.weight_.shape == A.shape
+    start = ista_step(A) * A
+    assert np.linalg.norm(model.weight_ - start) > 1e-3 * np.linalg.norm(start)
+    assert model.steps_.shape == (2,) and model.thresholds_.shape == (2,)
+
+
+ATTRIBUTE_SHAPES = {
+    LISTA: {"input_weights_": (3, 64, 32), "state_weights_": (3, 64, 64)},
+    LISTASS: {"input_weights_": (3, 64, 32), "state_weights_": (3, 64, 64)},
+    LISTACP: {"weights_": (3, 32, 64)},
+    LISTACPSS: {"weights_": (3, 32, 64)},
+    TiLISTA: {"weight_": (32, 64), "steps_": (3,)},
+}
+
+
+@pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
+def test_fitted_attributes_and_pickle(cls, small_problem):
+    B, X, B_test, _, A = small_problem
+    model = cls(dictionary=A, device="cpu", **dict(FAST, n_layers=3)).fit(B, X)
+    for name, shape in ATTRIBUTE_SHAPES[cls].items():
+        value = getattr(model, name)
+        assert value.shape == shape and value.dtype == np.float64
+    assert model.thresholds_.shape == (3,) and np.all(model.thresholds_ > 0)
+    # the exported arrays are the module's trained parameters
+    np.testing.assert_array_equal(
+        model.thresholds_, model.module_.theta.detach().double().numpy()
+    )
+    expected = model.predict(B_test)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(model)).predict(B_test), expected
+    )
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    buffer.seek(0)
+    np.testing.assert_array_equal(joblib.load(buffer).predict(B_test), expected)
+
+
+LAYERED = {
+    LISTA: {"W1", "W2", "theta"},
+    LISTASS: {"W1", "W2", "theta"},
+    LISTACP: {"W", "theta"},
+    LISTACPSS: {"W", "theta"},
+    TiLISTA: {"gamma", "theta"},
+}
+
+
+@pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
+def test_per_layer_parameters_are_listed_as_layered(cls, small_problem):
+    """The engine schedules layer by layer exactly the stacked parameters."""
+    _, _, _, _, A = small_problem
+    net = untrained(cls, A, 5)
+    assert set(net.layered) == LAYERED[cls]
+    for name, param, is_layered in net.parameter_groups():
+        assert is_layered == (param.dim() >= 1 and param.shape[0] == 5), name
+
+
+def test_estimated_dictionary_initialises_the_weights(small_problem):
+    B, X, B_test, X_test, A = small_problem
+    model = LISTACPSS(device="cpu", **FAST).fit(B, X)
+    np.testing.assert_allclose(model.dictionary_, A, atol=1e-8)
+    np.testing.assert_allclose(model.module_.A.double().numpy(), A, atol=1e-6)
+    assert nmse_db(X_test, model.predict(B_test)) < -10
+
+
+def test_float64_training(small_problem):
+    B, X, _, _, A = small_problem
+    model = LISTA(
+        dictionary=A, device="cpu", dtype="float64", **dict(FAST, n_layers=1)
+    ).fit(B, X)
+    assert model.module_.W1.dtype == torch.float64
+
+
+@pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
+def test_bad_input(cls, small_problem):
+    B, X, _, _, A = small_problem
+    model = cls(dictionary=A, device="cpu", **dict(FAST, n_layers=1))
+    with pytest.raises(ValueError, match="B has 31 features"):
+        model.fit(B[:100, :31], X[:100])
+    with pytest.raises(ValueError, match="X has 63 columns"):
+        model.fit(B[:100], X[:100, :63])
+    with pytest.raises(ValueError, match="init_threshold"):
+        cls(dictionary=A, init_threshold=-1.0).fit(B[:100], X[:100])
+    assert not hasattr(model, "module_")
+    fitted = cls(dictionary=A, device="cpu", **dict(FAST, n_layers=1)).fit(B, X)
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(B[:5, :10])
+
+
+@pytest.mark.parametrize("cls", SS_SOLVERS, ids=lambda c: c.__name__)
+def test_bad_support_fraction(cls, small_problem):
+    B, X, _, _, A = small_problem
+    with pytest.raises(ValueError, match="support_fraction"):
+        cls(dictionary=A, support_fraction=1.5).fit(B[:100], X[:100])
+    with pytest.raises(ValueError, match="max_support_fraction"):
+        cls(dictionary=A, max_support_fraction=-0.1).fit(B[:100], X[:100])
