@@ -37,7 +37,12 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from ._problems import QuadraticProblems
 from ._torch import resolve_device, resolve_dtype, to_numpy
@@ -291,21 +296,32 @@ class OptimizerEstimator(
         return self
 
     # ------------------------------------------------------------------- run
-    def _layout(self, device):
-        groups = np.asarray(self.family_.variable_groups(self.n_variables_))
-        if groups.shape != (self.n_variables_,):
+    def _layout(self, device, family=None, n_variables=None):
+        family = self.family_ if family is None else family
+        n_variables = self.n_variables_ if n_variables is None else n_variables
+        groups = np.asarray(family.variable_groups(n_variables))
+        if groups.shape != (n_variables,):
             raise ValueError(
-                f"{self.family_!r}.variable_groups returned shape {groups.shape}; "
-                f"expected ({self.n_variables_},)."
+                f"{family!r}.variable_groups returned shape {groups.shape}; "
+                f"expected ({n_variables},)."
             )
         return Layout(groups, device)
 
-    def _run(self, X, n_steps=None):
-        """Run the rule on validated instances: (X, last iterates, values)."""
+    def _run(self, X, n_steps=None, family=None):
+        """Run the rule on validated instances: (X, last iterates, values).
+
+        ``family`` runs it on instances of another family than the fitted one
+        (an unseen task); their rows then need not match ``n_features_in_``.
+        """
         check_is_fitted(self, "family_")
         self._check_ready()
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        self.family_.check_data(X)
+        dtypes = [np.float64, np.float32]
+        if family is None:
+            family = self.family_
+            X = validate_data(self, X, reset=False, dtype=dtypes)
+        else:
+            X = check_array(X, dtype=dtypes)
+        family.check_data(X)
         n_steps = self.n_steps if n_steps is None else n_steps
         if not isinstance(n_steps, numbers.Integral) or n_steps < 0:
             raise ValueError(
@@ -313,15 +329,16 @@ class OptimizerEstimator(
             )
         dtype = resolve_dtype(self.dtype)
         data = torch.tensor(X, dtype=dtype, device=self.device_)
-        rule = self._make_rule(self._layout(self.device_), self.device_, dtype)
+        layout = self._layout(self.device_, family, family.n_variables(X.shape[1]))
+        rule = self._make_rule(layout, self.device_, dtype)
         generator = torch.Generator(device=self.device_)
         generator.manual_seed(self._start_seed)
         iterates, curves = [], []
         for chunk in data.split(_CHUNK):
-            x0 = self.family_.initial_point(chunk, generator).to(dtype)
+            x0 = family.initial_point(chunk, generator).to(dtype)
 
             def objective(x, chunk=chunk):
-                return self.family_.objective(x, chunk)
+                return family.objective(x, chunk)
 
             x, values = run(rule, objective, x0, int(n_steps))
             iterates.append(x)
@@ -350,7 +367,7 @@ class OptimizerEstimator(
             )
         return out
 
-    def objective_curve(self, X, n_steps=None):
+    def objective_curve(self, X, n_steps=None, family=None):
         """Objective values along the run, one row per step.
 
         Parameters
@@ -359,6 +376,11 @@ class OptimizerEstimator(
             Problem instances, one per row.
         n_steps : int, default=None
             Steps to run; None uses ``n_steps`` of the estimator.
+        family : ProblemFamily, default=None
+            Run on instances of this family instead of the fitted one (the
+            rules act coordinate-wise, so they apply to any number of
+            variables): how an optimizer trained on one task is tested on an
+            unseen one.
 
         Returns
         -------
@@ -366,7 +388,7 @@ class OptimizerEstimator(
             Row t holds f_q(x_t) for every instance q; row 0 is the start.
             Diverging runs show as inf or NaN rather than raising.
         """
-        _, _, values = self._run(X, n_steps)
+        _, _, values = self._run(X, n_steps, family)
         return to_numpy(values)
 
     def score(self, X, y=None):

@@ -65,3 +65,24 @@ def test_command_line_help():
         check=True,
     )
     assert "--setting" in done.stdout and "--quick" in done.stdout
+
+
+@pytest.mark.parametrize("task", ["lasso", "rastrigin", "training"])
+def test_quick_l2o_tasks(task, tmp_path, capsys):
+    payloads = main([task, "--quick", "--device", "cpu", "--output", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "train s" in out and "peak MiB" in out
+    for name, payload in payloads.items():
+        saved = json.loads((tmp_path / f"results_{name}.json").read_text())
+        assert saved["task"] == task
+        for res in saved["methods"].values():
+            assert {"curve", "fit_seconds", "peak_memory_mib", "device"} <= res.keys()
+            assert len(res["curve"]) == payload["problem"]["n_steps"]
+        assert (tmp_path / f"{name}.png").exists()
+    if task == "lasso":
+        curves = payloads["lasso_5x10"]["methods"]
+        # R_f of FISTA decreases; the unrolled models trained on the objective
+        # beat FISTA at their depth
+        fista = curves["FISTA"]["curve"]
+        assert fista[-1] < fista[0]
+        assert curves["ALISTA"]["curve"][3] < fista[3]

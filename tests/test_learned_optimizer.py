@@ -327,3 +327,18 @@ def test_runs_on_every_device(quadratics, device, architecture):
     x0 = torch.zeros(3, device=device)
     result = opt.minimize(lambda x: torch.sum((x - 1.0) ** 2), x0, n_steps=5)
     assert result.x.device == x0.device and np.isfinite(result.fun)
+
+
+def test_objective_curve_on_an_unseen_family():
+    """A rule trained on one family runs on another of a different width."""
+    from sklearn_l2o.datasets import make_lasso_problems
+
+    rng = np.random.default_rng(0)
+    opt = LearnedOptimizer(max_episodes=0, n_steps=5, device="cpu", random_state=0)
+    opt.fit(rng.normal(size=(8, 6)))
+    task = make_lasso_problems(7, n_features=5, n_components=10, random_state=0)
+    values = opt.objective_curve(task.data, family=task.family)
+    assert values.shape == (6, 7)
+    assert np.all(np.isfinite(values))
+    with pytest.raises(ValueError, match="features"):
+        opt.objective_curve(task.data)

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import _sparse
+from . import _l2o, _sparse
 
 
 def build_parser():
@@ -15,8 +15,10 @@ def build_parser():
         "task",
         nargs="?",
         default="sparse",
-        choices=["sparse"],
-        help="benchmark to run (default: sparse recovery)",
+        choices=["sparse", "lasso", "rastrigin", "training"],
+        help="benchmark to run: sparse recovery (default; survey Figure 5), "
+        "LASSO minimisation (Figure 6), Rastrigin (Figure 7), network training "
+        "(Figure 8)",
     )
     parser.add_argument(
         "--setting",
@@ -47,6 +49,17 @@ def build_parser():
     parser.add_argument(
         "--classic-iters", type=int, help="iterations of ISTA and FISTA"
     )
+    parser.add_argument(
+        "--n-steps", type=int, help="lasso/rastrigin/training: iterations to run"
+    )
+    parser.add_argument(
+        "--size",
+        nargs="+",
+        help="lasso: problem sizes as MxN (default: 25x50 5x10)",
+    )
+    parser.add_argument(
+        "--dim", nargs="+", type=int, help="rastrigin: dimensions (default: 2 10)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -64,7 +77,13 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return _sparse.run(args)
+    runners = {
+        "sparse": _sparse.run,
+        "lasso": _l2o.run_lasso,
+        "rastrigin": _l2o.run_rastrigin,
+        "training": _l2o.run_training,
+    }
+    return runners[args.task](args)
 
 
 if __name__ == "__main__":
