@@ -14,3 +14,4 @@ autosummary_generate = True
 numpydoc_show_class_members = False
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
+suppress_warnings = ["ref.ref"]  # links in docstrings inherited from scikit-learn

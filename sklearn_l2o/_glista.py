@@ -80,16 +80,16 @@ class GLISTA(UnrolledRegressor):
 
     from x^0 = 0, with elementwise gates
 
-        kappa_k(x) = 1 + |mu_k| / (|nu_k| * |x| + 0.001)         (gain),
-        omega_k = 1 + a_k / (|x~ - x^k| + 0.1)                   (overshoot).
+        kappa_k(x) = 1 + abs(mu_k) / (abs(nu_k) * abs(x) + 0.001)         (gain),
+        omega_k = 1 + a_k / (abs(x~ - x^k) + 0.1)                   (overshoot).
 
     ``W^k`` (n_features x n_components), ``theta_k``, ``mu_k``, ``a_k`` and the
     vector ``nu_k`` (one entry per component) are learned per layer; ``eta_ss``
     is soft thresholding with support selection as in ALISTA (in each signal the
     largest ``p_k = min(support_fraction * k, max_support_fraction)`` share of
     entries bypass the shrinkage). The gain gate is at least 1, largest for
-    small entries and tends to 1 as |x| grows: it restores magnitude that
-    earlier thresholds shrank away, by at most about |mu_k / nu_k| per entry.
+    small entries and tends to 1 as abs(x) grows: it restores magnitude that
+    earlier thresholds shrank away, by at most about abs(mu_k / nu_k) per entry.
     The overshoot gate lengthens (a_k > 0) or damps (a_k < 0) each entry's
     step, most for entries that move little.
 
@@ -115,9 +115,9 @@ class GLISTA(UnrolledRegressor):
     thresholds_ : ndarray of shape (n_layers,)
         Learned thresholds theta_k.
     gain_scales_ : ndarray of shape (n_layers,)
-        |mu_k|, the height of the gain gates.
+        abs(mu_k), the height of the gain gates.
     gain_sharpness_ : ndarray of shape (n_layers, n_components)
-        |nu_k|, how fast each gain gate falls to 1 as |x| grows.
+        abs(nu_k), how fast each gain gate falls to 1 as abs(x) grows.
     overshoot_scales_ : ndarray of shape (n_layers,)
         a_k, the strength of the overshoot gates.
 

@@ -259,7 +259,7 @@ class HyperLISTA(UnrolledRegressor):
     c1_, c2_, c3_ : float
         The hyperparameters used (given, or found by the search).
     coherence_ : float
-        mu = max over i != j of |w_i^T a_j|.
+        mu = max over i != j of abs(w_i^T a_j).
     step_size_ : float
         The step gamma used.
     weight_ : ndarray of shape (n_features, n_components)

@@ -177,7 +177,7 @@ class LISTA(_UntiedLISTA):
 
         x^{k+1} = eta(W1_k b + W2_k x^k; theta_k),
 
-    where ``eta`` is soft thresholding, eta(z; t) = sign(z) max(|z| - t, 0),
+    where ``eta`` is soft thresholding, eta(z; t) = sign(z) max(abs(z) - t, 0),
     and the matrices ``W1_k`` (n_components x n_features), ``W2_k``
     (n_components x n_components) and the threshold ``theta_k`` are learned
     separately for each layer ("untied"). Untrained, every layer is one ISTA

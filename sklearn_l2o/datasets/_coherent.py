@@ -163,7 +163,7 @@ def load_coherent_dictionary():
     from 16 x 16 patches of 400 BSD500 images: this one is learned from 20,000
     16 x 16 patches of the two images that ship with scikit-learn, by
     :func:`learn_coherent_dictionary` with its defaults, and stored in float32.
-    Its mutual coherence max_{i != j} |a_i^T a_j| is 0.9321 (a Gaussian 256 x 512
+    Its mutual coherence ``max_{i != j} abs(a_i^T a_j)`` is 0.9321 (a Gaussian 256 x 512
     dictionary's is about 0.28). Its atoms have zero mean, so up to the float32
     rounding it has rank 255: its smallest singular value is about 1e-8.
 

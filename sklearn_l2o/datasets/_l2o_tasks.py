@@ -260,7 +260,7 @@ def make_mlp_training_problems(
 
     The network is n_inputs - ``n_hidden`` (``activation``) - 10 with a
     cross-entropy loss on minibatches of ``batch_size`` images; one instance
-    is one network, its row the N(0, ``init_std``^2) initial parameters.
+    is one network, its row the N(0, init_std^2) initial parameters.
 
     Parameters
     ----------
