@@ -13,7 +13,13 @@ import time
 import torch
 
 from sklearn_l2o import ALISTA
-from sklearn_l2o._engine import LayerwiseAdam, Recipe, _GraphedStep, _step_sizes
+from sklearn_l2o._engine import (
+    LayerwiseAdam,
+    Recipe,
+    _GraphedStep,
+    _moved,
+    _step_sizes,
+)
 from sklearn_l2o.datasets import make_sparse_recovery
 
 
@@ -37,14 +43,15 @@ def main():
     net = est._build_net(A, B, X, device, torch.float32)
     Bt = torch.tensor(B, dtype=torch.float32, device=device)
     Xt = torch.tensor(X, dtype=torch.float32, device=device)
-    params, sizes = _step_sizes(net, "b", 16, Recipe())
-    opt = LayerwiseAdam(params, sizes)
+    params, rows, sizes = _step_sizes(net, "b", 16, Recipe(layer_decay=1.0))
+    with torch.no_grad():
+        opt = LayerwiseAdam(_moved(params, rows), sizes)
 
     def step(idx):
         b, x = Bt[idx], Xt[idx]
         loss = torch.sum((net(b) - x) ** 2) / b.shape[0]
         grads = torch.autograd.grad(loss, params)
-        opt.step(grads)
+        opt.step(_moved(grads, rows))
 
     gen = torch.Generator(device=device).manual_seed(0)
     idx = torch.randint(

@@ -54,8 +54,10 @@ class ALISTANet(UnrolledNet):
     def layer(self, k, b, state):
         x = state[0]
         residual = x @ self.A.T - b
-        z = x - self.gamma[k] * (residual @ self.W)
-        return (support_selection_threshold(z, self.theta[k], self.n_selected[k]),)
+        z = x - self.at("gamma", k) * (residual @ self.W)
+        return (
+            support_selection_threshold(z, self.at("theta", k), self.n_selected[k]),
+        )
 
 
 class ALISTA(UnrolledRegressor):

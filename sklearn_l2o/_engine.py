@@ -125,25 +125,36 @@ def _n_frozen(stage, depth, recipe):
 
 
 def _step_sizes(net, stage, depth, recipe):
-    """Per-parameter step sizes for one stage at depth ``depth`` (1-based)."""
+    """What one stage at depth ``depth`` (1-based) trains, and how fast.
+
+    Returns ``(params, rows, sizes)``: every trainable parameter, the slice of
+    its leading axis the stage moves (the trainable layers of a stacked
+    parameter; ``None`` for a shared one) and the step size of each moved
+    entry. Only those slices enter Adam, so a stage that trains one layer of
+    a 16-layer untied model does not pay for updating all 16.
+    """
     factor = recipe.learning_rate * recipe.stage_factors[STAGES.index(stage)]
     n_frozen = _n_frozen(stage, depth, recipe)
-    params, sizes = [], []
+    params, rows, sizes = [], [], []
     for _, param, is_layered in net.parameter_groups():
         if is_layered:
             age = torch.arange(
-                depth - 1, -1, -1, dtype=param.dtype, device=param.device
+                depth - 1, n_frozen - 1, -1, dtype=param.dtype, device=param.device
             )
-            scale = recipe.layer_decay**age
-            scale[:n_frozen] = 0.0
-            full = torch.zeros(param.shape[0], dtype=param.dtype, device=param.device)
-            full[:depth] = scale
-            size = (factor * full).reshape((-1,) + (1,) * (param.dim() - 1))
+            scale = factor * recipe.layer_decay**age
+            size = scale.reshape((-1,) + (1,) * (param.dim() - 1))
+            rows.append(slice(n_frozen, depth))
         else:
             size = torch.tensor(factor, dtype=param.dtype, device=param.device)
+            rows.append(None)
         params.append(param)
         sizes.append(size)
-    return params, sizes
+    return params, rows, sizes
+
+
+def _moved(tensors, rows):
+    """The part of each tensor a stage moves (a view: updates write through)."""
+    return [t if r is None else t[r] for t, r in zip(tensors, rows)]
 
 
 class _Progress:
@@ -233,8 +244,9 @@ def _run_stage(
     net, B, X, n_train, validate, loss_fn, recipe, generator, depth, stage, graphs
 ):
     start = time.perf_counter()
-    params, sizes = _step_sizes(net, stage, depth, recipe)
-    optimizer = LayerwiseAdam(params, sizes)
+    params, rows, sizes = _step_sizes(net, stage, depth, recipe)
+    with torch.no_grad():
+        optimizer = LayerwiseAdam(_moved(params, rows), sizes)
     n_frozen = _n_frozen(stage, depth, recipe)
 
     def step(idx):
@@ -244,7 +256,7 @@ def _run_stage(
         loss = loss_fn(x_hat, b, x)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
-        optimizer.step(grads)
+        optimizer.step(_moved(grads, rows))
 
     best_score = validate(depth)
     best_params = [p.detach().clone() for p in params]

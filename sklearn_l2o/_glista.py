@@ -58,14 +58,14 @@ class GLISTANet(UnrolledNet):
         self.overshoot = per_layer(0.0)
 
     def gain(self, k, x):
-        return gain_gate(x, self.gain_scale[k], self.gain_sharpness[k])
+        return gain_gate(x, self.at("gain_scale", k), self.at("gain_sharpness", k))
 
     def layer(self, k, b, state):
         x = state[0]
         gained = self.gain(k, x) * x
-        z = gained + (b - gained @ self.A.T) @ self.W[k]
-        x_new = support_selection_threshold(z, self.theta[k], self.n_selected[k])
-        omega = overshoot_gate(x_new, x, self.overshoot[k])
+        z = gained + (b - gained @ self.A.T) @ self.at("W", k)
+        x_new = support_selection_threshold(z, self.at("theta", k), self.n_selected[k])
+        omega = overshoot_gate(x_new, x, self.at("overshoot", k))
         return (x + omega * (x_new - x),)
 
 

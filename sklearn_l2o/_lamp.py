@@ -43,8 +43,8 @@ class LAMPNet(UnrolledNet):
         v = b - x @ self.A.T + onsager * v
         noise_level = torch.linalg.vector_norm(v, dim=1, keepdim=True)
         noise_level = noise_level / math.sqrt(self.n_features)
-        r = x + v @ self.W[k].T
-        return (soft_threshold(r, self.theta[k] * noise_level), v)
+        r = x + v @ self.at("W", k).T
+        return (soft_threshold(r, self.at("theta", k) * noise_level), v)
 
 
 class LAMP(UnrolledRegressor):

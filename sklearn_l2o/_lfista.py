@@ -68,8 +68,12 @@ class LFISTANet(UnrolledNet):
 
     def layer(self, k, b, state):
         x, x_previous = state
-        z = b @ self.W_b[k].T + x @ self.W_x[k].T + x_previous @ self.W_p[k].T
-        return (soft_threshold(z, self.theta[k]), x)
+        z = (
+            b @ self.at("W_b", k).T
+            + x @ self.at("W_x", k).T
+            + x_previous @ self.at("W_p", k).T
+        )
+        return (soft_threshold(z, self.at("theta", k)), x)
 
 
 class LFISTA(UnrolledRegressor):

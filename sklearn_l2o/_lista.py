@@ -61,8 +61,10 @@ class LISTANet(UnrolledNet):
         self.theta = _stacked(theta, n_layers, dtype, device)
 
     def layer(self, k, b, state):
-        z = b @ self.W1[k].T + state[0] @ self.W2[k].T
-        return (support_selection_threshold(z, self.theta[k], self.n_selected[k]),)
+        z = b @ self.at("W1", k).T + state[0] @ self.at("W2", k).T
+        return (
+            support_selection_threshold(z, self.at("theta", k), self.n_selected[k]),
+        )
 
 
 class LISTACPNet(UnrolledNet):
@@ -79,8 +81,10 @@ class LISTACPNet(UnrolledNet):
 
     def layer(self, k, b, state):
         x = state[0]
-        z = x + (b - x @ self.A.T) @ self.W[k]
-        return (support_selection_threshold(z, self.theta[k], self.n_selected[k]),)
+        z = x + (b - x @ self.A.T) @ self.at("W", k)
+        return (
+            support_selection_threshold(z, self.at("theta", k), self.n_selected[k]),
+        )
 
 
 class TiLISTANet(UnrolledNet):
@@ -102,8 +106,10 @@ class TiLISTANet(UnrolledNet):
 
     def layer(self, k, b, state):
         x = state[0]
-        z = x - self.gamma[k] * ((x @ self.A.T - b) @ self.W)
-        return (support_selection_threshold(z, self.theta[k], self.n_selected[k]),)
+        z = x - self.at("gamma", k) * ((x @ self.A.T - b) @ self.W)
+        return (
+            support_selection_threshold(z, self.at("theta", k), self.n_selected[k]),
+        )
 
 
 def _numpy(param):

@@ -5,7 +5,8 @@ iterations of one update. A subclass says three things: what the state is
 before the first layer (:meth:`UnrolledNet.initial_state`), what one layer does
 to it (:meth:`UnrolledNet.layer`), and which of its parameters belong to a
 layer. Per-layer parameters are stacked along a leading axis of length
-``n_layers`` and listed by name in ``layered``; every other parameter is shared
+``n_layers`` and listed by name in ``layered`` (layer k reads its slice as
+``self.at(name, k)``); every other parameter is shared
 by all layers. That split is all the training engine needs to run the
 stage-wise recipe.
 """
@@ -36,6 +37,24 @@ class UnrolledNet(nn.Module):
     def layer(self, k, b, state):
         raise NotImplementedError
 
+    def at(self, name, k):
+        """Layer ``k``'s slice of the stacked parameter ``name``.
+
+        Inside a forward pass the stacked parameters are split once, so that
+        back-propagation assembles each one's gradient in a single tensor
+        instead of adding one full-size, mostly-zero tensor per layer (which
+        dominates a training step of the untied solvers).
+        """
+        split = self._split_cache
+        if split is not None:
+            return split[name][k]
+        return getattr(self, name)[k]
+
+    _split_cache = None
+
+    def _split(self):
+        return {name: getattr(self, name).unbind(0) for name in self.layered}
+
     def forward(self, b, n_layers=None, n_frozen=0):
         """Estimate after ``n_layers`` layers (all by default).
 
@@ -43,12 +62,16 @@ class UnrolledNet(nn.Module):
         engine uses this when only the newest layer is being trained.
         """
         n_layers = self.n_layers if n_layers is None else n_layers
-        state = self.initial_state(b)
-        with torch.no_grad():
-            for k in range(min(n_frozen, n_layers)):
+        self._split_cache = self._split()
+        try:
+            state = self.initial_state(b)
+            with torch.no_grad():
+                for k in range(min(n_frozen, n_layers)):
+                    state = self.layer(k, b, state)
+            for k in range(min(n_frozen, n_layers), n_layers):
                 state = self.layer(k, b, state)
-        for k in range(min(n_frozen, n_layers), n_layers):
-            state = self.layer(k, b, state)
+        finally:
+            self._split_cache = None
         return state[0]
 
     def iterates(self, b, n_layers=None):
