@@ -50,6 +50,16 @@ def build_parser():
         "--classic-iters", type=int, help="iterations of ISTA and FISTA"
     )
     parser.add_argument(
+        "--cap-steps",
+        type=int,
+        help="sparse: cap every trained solver's max_steps_per_stage (a CPU budget)",
+    )
+    parser.add_argument(
+        "--cap-patience",
+        type=int,
+        help="sparse: cap every trained solver's patience (a CPU budget)",
+    )
+    parser.add_argument(
         "--n-steps", type=int, help="lasso/rastrigin/training: iterations to run"
     )
     parser.add_argument(

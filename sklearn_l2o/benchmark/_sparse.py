@@ -37,6 +37,7 @@ class Context:
     classic_iters: int
     train_options: dict = field(default_factory=dict)
     seed: int = 0
+    caps: dict = field(default_factory=dict)
 
 
 def _timed(fn, repeats=1):
@@ -89,9 +90,18 @@ def _run_lasso(ctx):
     }
 
 
+def _capped(cls, options, caps):
+    """Lower the estimator's stage budget and patience to ``caps`` (if given)."""
+    defaults = cls().get_params()
+    for name, cap in caps.items():
+        if cap is not None and name in defaults:
+            options[name] = min(options.get(name, defaults[name]), cap)
+    return options
+
+
 def _run_unrolled(cls, **extra):
     def run(ctx):
-        options = {**ctx.train_options, **extra}
+        options = _capped(cls, {**ctx.train_options, **extra}, ctx.caps)
         est = cls(
             dictionary=ctx.A,
             n_layers=ctx.n_layers,
@@ -252,6 +262,7 @@ def run_setting(setting, methods, registry, config, args, device):
         classic_iters=config["classic_iters"],
         train_options=dict(config["train_options"]),
         seed=args.seed,
+        caps={"max_steps_per_stage": args.cap_steps, "patience": args.cap_patience},
     )
     title = (
         f"{setting}: m={A.shape[0]}, n={A.shape[1]}, "
