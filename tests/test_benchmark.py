@@ -86,3 +86,13 @@ def test_quick_l2o_tasks(task, tmp_path, capsys):
         fista = curves["FISTA"]["curve"]
         assert fista[-1] < fista[0]
         assert curves["ALISTA"]["curve"][3] < fista[3]
+
+
+@pytest.mark.parametrize("snr", [None, float("inf")])
+def test_noiseless_settings_use_the_small_classic_alpha(snr):
+    # load_sparse_recovery reports a noiseless setting's SNR as inf; the classic
+    # baselines must still get the noiseless weight, not the noisy fallback.
+    from sklearn_l2o.benchmark._sparse import classic_alpha
+
+    assert classic_alpha(snr) == 2.5e-3
+    assert classic_alpha(20.0) == 0.05

@@ -1,5 +1,6 @@
 """Sparse-recovery benchmark (survey Test 1): NMSE against layer per method."""
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -164,6 +165,12 @@ def method_registry():
 #: more noise (a LASSO with a tiny weight fits the noise)
 _CLASSIC_ALPHA = {None: 2.5e-3, 40.0: 5e-3, 30.0: 0.015, 20.0: 0.05}
 
+def classic_alpha(snr):
+    """LASSO weight the classic baselines use at a given SNR (None or inf: noiseless)."""
+    key = None if snr is None or math.isinf(snr) else float(snr)
+    return _CLASSIC_ALPHA.get(key, 0.05)
+
+
 DEFAULTS = {
     "n_train": 20000,
     "n_test": 1000,
@@ -249,7 +256,7 @@ def run_setting(setting, methods, registry, config, args, device):
     B_train, X_train, B_test, X_test, A, snr = _load(setting, config, args)
     alpha = args.alpha
     if alpha is None:
-        alpha = 1e-2 if args.quick else _CLASSIC_ALPHA.get(snr, 0.05)
+        alpha = 1e-2 if args.quick else classic_alpha(snr)
     ctx = Context(
         B_train=B_train,
         X_train=X_train,
