@@ -49,6 +49,12 @@ class LearnedOptimizer(OptimizerEstimator):
     hidden_size : int, default=20
         Width of the recurrent layers (the hierarchical rule's parameter level
         uses half of it).
+    step_scale : float or "auto", default="auto"
+        Size of the rule's steps before training: the factor on the read-out
+        of "lstm" and "rnnprop" (0.1 for "auto", as in the papers) or the
+        starting per-coordinate learning rate of "hierarchical" (0.05 for
+        "auto"; it is then learned). Families with wide basins of attraction
+        to cross, such as Rastrigin functions, gain from larger starting steps.
     n_steps : int, default=100
         Steps taken by ``transform``, ``objective_curve``, ``score`` and
         ``minimize``.
@@ -174,6 +180,10 @@ default=None
         **OptimizerEstimator._parameter_constraints,
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "step_scale": [
+            StrOptions({"auto"}),
+            Interval(numbers.Real, 0, None, closed="neither"),
+        ],
         "train_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "unroll_length": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_episodes": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -203,6 +213,7 @@ default=None
         *,
         architecture="lstm",
         hidden_size=20,
+        step_scale="auto",
         n_steps=100,
         train_steps=100,
         unroll_length=20,
@@ -226,6 +237,7 @@ default=None
         self.family = family
         self.architecture = architecture
         self.hidden_size = hidden_size
+        self.step_scale = step_scale
         self.n_steps = n_steps
         self.train_steps = train_steps
         self.unroll_length = unroll_length
@@ -313,7 +325,10 @@ default=None
         with torch.random.fork_rng(devices=[]):
             # seed the weights without touching the global torch generator
             torch.manual_seed(int(rng.randint(0, 2**31 - 1)))
-            net = ARCHITECTURES[self.architecture](int(self.hidden_size))
+            step_scale = None if self.step_scale == "auto" else self.step_scale
+            net = ARCHITECTURES[self.architecture](
+                int(self.hidden_size), step_scale=step_scale
+            )
         net = net.to(device=device, dtype=dtype)
         layout = self._layout(device)
         train_idx, val_idx = self._split(X.shape[0], rng)

@@ -70,8 +70,10 @@ class DMOptimizer(LearnedRule):
 
     output_scale = 0.1
 
-    def __init__(self, hidden_size=20):
+    def __init__(self, hidden_size=20, step_scale=None):
         super().__init__()
+        if step_scale is not None:
+            self.output_scale = float(step_scale)
         self.rnn = _StackedLSTM(2, hidden_size)
         self.readout = nn.Linear(hidden_size, 1)
 
@@ -99,8 +101,10 @@ class RNNprop(LearnedRule):
     epsilon = 1e-8
     output_scale = 0.1
 
-    def __init__(self, hidden_size=20):
+    def __init__(self, hidden_size=20, step_scale=None):
         super().__init__()
+        if step_scale is not None:
+            self.output_scale = float(step_scale)
         self.embed = nn.Linear(2, hidden_size)
         self.rnn = _StackedLSTM(hidden_size, hidden_size)
         self.readout = nn.Linear(hidden_size, 1)
@@ -151,8 +155,10 @@ class HierarchicalOptimizer(LearnedRule):
     #: diverges beyond the training horizon
     initial_learning_rate = 0.05
 
-    def __init__(self, hidden_size=20):
+    def __init__(self, hidden_size=20, step_scale=None):
         super().__init__()
+        if step_scale is not None:
+            self.initial_learning_rate = float(step_scale)
         n_scales = len(self.timescales)
         n_features = 2 * n_scales + 1
         param_size = max(hidden_size // 2, 1)

@@ -342,3 +342,32 @@ def test_objective_curve_on_an_unseen_family():
     assert np.all(np.isfinite(values))
     with pytest.raises(ValueError, match="features"):
         opt.objective_curve(task.data)
+
+
+@pytest.mark.parametrize(
+    "architecture, default", [("lstm", 0.1), ("rnnprop", 0.1), ("hierarchical", 0.05)]
+)
+def test_step_scale_sets_the_size_of_the_untrained_rules_first_step(
+    quadratics, architecture, default
+):
+    train, _ = quadratics
+    x0 = torch.ones(1, 6, dtype=torch.float64)
+
+    def first_step(step_scale):
+        opt = LearnedOptimizer(
+            architecture=architecture,
+            step_scale=step_scale,
+            max_episodes=0,
+            device="cpu",
+            random_state=0,
+        ).fit(train)
+        result = opt.minimize(lambda x: (x**2).sum(), x0, n_steps=1)
+        return (result.x - x0).abs().sum().item()
+
+    # same seed, same weights: only the scale of the step differs
+    assert first_step(0.5) == pytest.approx(first_step("auto") * 0.5 / default)
+
+
+def test_step_scale_must_be_positive(quadratics):
+    with pytest.raises(ValueError, match="step_scale"):
+        LearnedOptimizer(step_scale=0.0, device="cpu").fit(quadratics[0])

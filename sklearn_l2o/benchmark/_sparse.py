@@ -165,8 +165,9 @@ def method_registry():
 #: more noise (a LASSO with a tiny weight fits the noise)
 _CLASSIC_ALPHA = {None: 2.5e-3, 40.0: 5e-3, 30.0: 0.015, 20.0: 0.05}
 
+
 def classic_alpha(snr):
-    """LASSO weight the classic baselines use at a given SNR (None or inf: noiseless)."""
+    """LASSO weight of the classic baselines at an SNR (None or inf: noiseless)."""
     key = None if snr is None or math.isinf(snr) else float(snr)
     return _CLASSIC_ALPHA.get(key, 0.05)
 
