@@ -2,7 +2,8 @@
 
 Every solver here starts, untrained, as the same classic iteration: ISTA with
 step ``1 / (1.001 L)`` (L = ||A||_2^2) and threshold ``0.4 / (1.001 L)``, the
-initialisation of the LISTA-CPSS and ALISTA reference code. Training then
+initialisation of the LISTA-CPSS and ALISTA reference code (or, with
+``weight_init="analytic"``, as ALISTA's iteration with unit steps). Training then
 moves the per-layer weights and thresholds away from it. The solvers differ
 only in what each layer may learn:
 
@@ -18,8 +19,9 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._alista import analytic_weight
 from ._base import UnrolledRegressor
 from ._torch import support_selection_threshold, support_sizes
 from ._unrolled import UnrolledNet
@@ -52,12 +54,11 @@ class LISTANet(UnrolledNet):
 
     layered = ("W1", "W2", "theta")
 
-    def __init__(self, A, n_layers, n_selected, theta, dtype, device):
+    def __init__(self, A, weight, n_layers, n_selected, theta, dtype, device):
         super().__init__(n_layers, A.shape[1])
-        step = ista_step(A)
         self.n_selected = list(n_selected)
-        self.W1 = _stacked(step * A.T, n_layers, dtype, device)
-        self.W2 = _stacked(np.eye(A.shape[1]) - step * A.T @ A, n_layers, dtype, device)
+        self.W1 = _stacked(weight.T, n_layers, dtype, device)
+        self.W2 = _stacked(np.eye(A.shape[1]) - weight.T @ A, n_layers, dtype, device)
         self.theta = _stacked(theta, n_layers, dtype, device)
 
     def layer(self, k, b, state):
@@ -72,11 +73,11 @@ class LISTACPNet(UnrolledNet):
 
     layered = ("W", "theta")
 
-    def __init__(self, A, n_layers, n_selected, theta, dtype, device):
+    def __init__(self, A, weight, n_layers, n_selected, theta, dtype, device):
         super().__init__(n_layers, A.shape[1])
         self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
         self.n_selected = list(n_selected)
-        self.W = _stacked(ista_step(A) * A, n_layers, dtype, device)
+        self.W = _stacked(weight, n_layers, dtype, device)
         self.theta = _stacked(theta, n_layers, dtype, device)
 
     def layer(self, k, b, state):
@@ -94,13 +95,11 @@ class TiLISTANet(UnrolledNet):
     # stage at the stage's full rate
     layered = ("gamma", "theta")
 
-    def __init__(self, A, n_layers, n_selected, theta, dtype, device):
+    def __init__(self, A, weight, n_layers, n_selected, theta, dtype, device):
         super().__init__(n_layers, A.shape[1])
         self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
         self.n_selected = list(n_selected)
-        self.W = torch.nn.Parameter(
-            torch.tensor(ista_step(A) * A, dtype=dtype, device=device)
-        )
+        self.W = torch.nn.Parameter(torch.tensor(weight, dtype=dtype, device=device))
         self.gamma = _stacked(1.0, n_layers, dtype, device)
         self.theta = _stacked(theta, n_layers, dtype, device)
 
@@ -118,7 +117,17 @@ def _numpy(param):
 
 _THRESHOLD_CONSTRAINT = {
     "init_threshold": [Interval(numbers.Real, 0, None, closed="left"), None],
+    "weight_init": [StrOptions({"ista", "analytic"})],
 }
+
+_WEIGHT_INIT_DOC = """weight_init : {"ista", "analytic"}, default="ista"
+        Where the matrices start. "ista": the classic iteration's step
+        ``s A`` (the papers' initialisation). "analytic": the analytic
+        weight of :class:`ALISTA`, with which the untrained solver is ALISTA
+        at unit steps; the learned matrices then only have to improve on it,
+        which takes far fewer training steps (noiseless 256 x 512, 16
+        layers, stages capped at 300 steps with patience 100: LISTA-CPSS
+        -33.9 dB from "ista", -58.8 dB from "analytic")."""
 _SUPPORT_CONSTRAINTS = {
     "support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
     "max_support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
@@ -143,6 +152,11 @@ class _LISTAFamily(UnrolledRegressor):
     _net = None
     _support_selection = False
 
+    def __init_subclass__(cls, **kwargs):
+        if cls.__doc__:
+            cls.__doc__ = cls.__doc__.replace("{weight_init}", _WEIGHT_INIT_DOC)
+        super().__init_subclass__(**kwargs)
+
     def _build_net(self, A, B, X, device, dtype):
         theta = self.init_threshold
         if theta is None:
@@ -156,7 +170,11 @@ class _LISTAFamily(UnrolledRegressor):
             )
         else:
             sizes = [0] * self.n_layers
-        return self._net(A, self.n_layers, sizes, theta, dtype, device)
+        if self.weight_init == "analytic":
+            weight = analytic_weight(A)
+        else:
+            weight = ista_step(A) * A
+        return self._net(A, weight, self.n_layers, sizes, theta, dtype, device)
 
 
 class _UntiedLISTA(_LISTAFamily):
@@ -201,6 +219,7 @@ class LISTA(_UntiedLISTA):
         weights start from that estimate.
     init_threshold : float, default=None
         Initial theta_k; None uses 0.4 / (1.001 L).
+    {weight_init}
     {training_parameters}
 
     Attributes
@@ -251,7 +270,7 @@ class LISTA(_UntiedLISTA):
         **UnrolledRegressor._parameter_constraints,
         **_THRESHOLD_CONSTRAINT,
     }
-    _solver_parameters = {"init_threshold": None}
+    _solver_parameters = {"init_threshold": None, "weight_init": "ista"}
     _training_defaults = _TRAINING_DEFAULTS
 
 
@@ -282,6 +301,7 @@ class LISTASS(_UntiedLISTA):
         Cap on that share.
     init_threshold : float, default=None
         Initial theta_k; None uses 0.4 / (1.001 L).
+    {weight_init}
     {training_parameters}
 
     Attributes
@@ -332,6 +352,7 @@ class LISTASS(_UntiedLISTA):
         "support_fraction": 0.012,
         "max_support_fraction": 0.12,
         "init_threshold": None,
+        "weight_init": "ista",
     }
     _training_defaults = _TRAINING_DEFAULTS
 
@@ -357,6 +378,7 @@ class LISTACP(_CoupledLISTA):
         is estimated from the training pairs by least squares.
     init_threshold : float, default=None
         Initial theta_k; None uses 0.4 / (1.001 L).
+    {weight_init}
     {training_parameters}
 
     Attributes
@@ -399,7 +421,7 @@ class LISTACP(_CoupledLISTA):
         **UnrolledRegressor._parameter_constraints,
         **_THRESHOLD_CONSTRAINT,
     }
-    _solver_parameters = {"init_threshold": None}
+    _solver_parameters = {"init_threshold": None, "weight_init": "ista"}
     _training_defaults = _TRAINING_DEFAULTS
 
 
@@ -428,6 +450,7 @@ class LISTACPSS(_CoupledLISTA):
         Cap on that share.
     init_threshold : float, default=None
         Initial theta_k; None uses 0.4 / (1.001 L).
+    {weight_init}
     {training_parameters}
 
     Attributes
@@ -476,6 +499,7 @@ class LISTACPSS(_CoupledLISTA):
         "support_fraction": 0.012,
         "max_support_fraction": 0.13,
         "init_threshold": None,
+        "weight_init": "ista",
     }
     _training_defaults = _TRAINING_DEFAULTS
 
@@ -508,6 +532,7 @@ class TiLISTA(_LISTAFamily):
         Cap on that share.
     init_threshold : float, default=None
         Initial theta_k; None uses 0.4 / (1.001 L).
+    {weight_init}
     {training_parameters}
 
     Attributes
@@ -558,6 +583,7 @@ class TiLISTA(_LISTAFamily):
         "support_fraction": 0.012,
         "max_support_fraction": 0.13,
         "init_threshold": None,
+        "weight_init": "ista",
     }
     _training_defaults = _TRAINING_DEFAULTS
 

@@ -50,6 +50,15 @@ def test_several_settings_write_panels_and_time_table(tmp_path, capsys):
     assert (tmp_path / "figure5.png").exists()
 
 
+def test_weight_init_reaches_the_lista_family_only(tmp_path, capsys):
+    args = ["--quick", "--device", "cpu", "--output", str(tmp_path)]
+    args += ["--methods", "LISTACPSS", "ALISTA", "--weight-init", "analytic"]
+    main(args)
+    methods = json.loads((tmp_path / "results.json").read_text())["methods"]
+    assert methods["LISTACPSS"]["params"]["weight_init"] == "analytic"
+    assert "weight_init" not in methods["ALISTA"]["params"]
+
+
 def test_unknown_method_or_setting(tmp_path):
     with pytest.raises(SystemExit, match="unknown method"):
         main(["--quick", "--methods", "NOPE", "--output", str(tmp_path)])

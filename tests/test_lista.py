@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_l2o import FISTA, LISTA, LISTACP, LISTACPSS, LISTASS, TiLISTA
+from sklearn_l2o import ALISTA, FISTA, LISTA, LISTACP, LISTACPSS, LISTASS, TiLISTA
 from sklearn_l2o._lista import ista_step
 from sklearn_l2o.metrics import nmse_db
 
@@ -88,6 +88,57 @@ def test_initialisation_is_ista(cls, small_problem):
         np.testing.assert_allclose(got, want, atol=1e-12)
     # the iterates really move (the comparison is not between zeros)
     assert np.count_nonzero(layers[-1]) > 0
+
+
+@pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
+def test_analytic_weight_init_starts_as_untrained_alista(cls, small_problem):
+    """weight_init="analytic": untrained, every solver runs ALISTA's iteration
+    (analytic W, unit steps, threshold 0.4 / (1.001 L)), layer by layer."""
+    _, _, B_test, _, A = small_problem
+    b = torch.tensor(B_test[:50])
+    selection = {} if cls in SS_SOLVERS else {"support_fraction": 0.0}
+    net = untrained(cls, A, 5, weight_init="analytic")
+    alista = untrained(ALISTA, A, 5, **selection)
+    if cls is LISTASS:  # LISTA-SS caps the selected share at 12%, ALISTA at 13%
+        alista.n_selected = list(net.n_selected)
+    with torch.no_grad():
+        got = [x.numpy() for x in net.iterates(b)]
+        want = [x.numpy() for x in alista.iterates(b)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-10)
+    assert np.count_nonzero(got[-1]) > 0
+    # and it differs from the default start
+    default = untrained(cls, A, 5)
+    with torch.no_grad():
+        assert not np.allclose(list(default.iterates(b))[-1].numpy(), got[-1])
+
+
+def test_analytic_weight_init_helps_on_a_small_budget(small_problem):
+    B, X, B_test, X_test, A = small_problem
+    budget = dict(
+        FAST,
+        n_layers=8,
+        max_steps_per_stage=20,
+        patience=20,
+        refinement_steps=20,
+        device="cpu",
+    )
+    scores = {
+        init: nmse_db(
+            X_test,
+            LISTACPSS(dictionary=A, weight_init=init, **budget)
+            .fit(B, X)
+            .predict(B_test),
+        )
+        for init in ("ista", "analytic")
+    }
+    assert scores["analytic"] < scores["ista"] - 3, scores
+
+
+def test_weight_init_is_validated(small_problem):
+    B, X, _, _, A = small_problem
+    with pytest.raises(ValueError, match="weight_init"):
+        LISTACP(dictionary=A, weight_init="zeros").fit(B, X)
 
 
 @pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)

@@ -60,6 +60,13 @@ def build_parser():
         help="sparse: cap every trained solver's patience (a CPU budget)",
     )
     parser.add_argument(
+        "--weight-init",
+        choices=("ista", "analytic"),
+        default="ista",
+        help="sparse: where the LISTA family's matrices start (weight_init of "
+        "LISTA, LISTASS, LISTACP, LISTACPSS, TiLISTA; default: ista, the papers')",
+    )
+    parser.add_argument(
         "--n-steps", type=int, help="lasso/rastrigin/training: iterations to run"
     )
     parser.add_argument(

@@ -39,6 +39,7 @@ class Context:
     train_options: dict = field(default_factory=dict)
     seed: int = 0
     caps: dict = field(default_factory=dict)
+    weight_init: str = "ista"
 
 
 def _timed(fn, repeats=1):
@@ -103,6 +104,8 @@ def _capped(cls, options, caps):
 def _run_unrolled(cls, **extra):
     def run(ctx):
         options = _capped(cls, {**ctx.train_options, **extra}, ctx.caps)
+        if "weight_init" in cls().get_params():
+            options["weight_init"] = ctx.weight_init
         est = cls(
             dictionary=ctx.A,
             n_layers=ctx.n_layers,
@@ -271,6 +274,7 @@ def run_setting(setting, methods, registry, config, args, device):
         train_options=dict(config["train_options"]),
         seed=args.seed,
         caps={"max_steps_per_stage": args.cap_steps, "patience": args.cap_patience},
+        weight_init=getattr(args, "weight_init", "ista"),
     )
     title = (
         f"{setting}: m={A.shape[0]}, n={A.shape[1]}, "
