@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -105,3 +106,18 @@ def test_noiseless_settings_use_the_small_classic_alpha(snr):
 
     assert classic_alpha(snr) == 2.5e-3
     assert classic_alpha(20.0) == 0.05
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_cpu_meter_sees_memory_a_block_allocates_and_frees():
+    import torch
+
+    from sklearn_l2o.benchmark._l2o import _Meter
+
+    with _Meter("cpu") as meter:
+        block = torch.ones(64 * 2**20 // 4 * 4)  # 256 MiB of float32, touched
+        assert float(block[-1]) == 1.0
+        time.sleep(0.1)  # let the sampler see it
+        del block
+    assert meter.seconds >= 0.1
+    assert 200 < meter.peak_mib < 1000

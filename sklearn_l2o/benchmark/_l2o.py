@@ -8,6 +8,7 @@ meta-training time and the peak memory of each method.
 """
 
 import resource
+import threading
 import time
 import warnings
 
@@ -32,29 +33,62 @@ ARCHITECTURES = ("lstm", "rnnprop", "hierarchical")
 
 
 # --------------------------------------------------------------- measurement
+def _resident_mib():
+    """Current resident set size of this process in MiB (Linux), else None."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * resource.getpagesize() / 2**20
+
+
 class _Meter:
-    """Wall time and peak memory of a block (CUDA: allocator peak; CPU: growth
-    of the process's peak resident set, a coarse upper bound)."""
+    """Wall time and peak memory of a block.
+
+    CUDA: the allocator's peak. CPU: the highest resident set size sampled
+    every 20 ms while the block runs, minus the size when it started: memory
+    the block needed beyond what the process already held (a lower bound when
+    the allocator reuses memory freed by earlier blocks); None where the
+    resident size cannot be read.
+    """
 
     def __init__(self, device):
         self.cuda = str(device).startswith("cuda")
+
+    def _sample(self):
+        while not self._done.wait(0.02):
+            current = _resident_mib()
+            if current is not None:
+                self._peak = max(self._peak, current)
 
     def __enter__(self):
         if self.cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        self.rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        else:
+            self._start_mib = _resident_mib()
+            self._peak = self._start_mib or 0.0
+            self._done = threading.Event()
+            self._sampler = threading.Thread(target=self._sample, daemon=True)
+            self._sampler.start()
         self.start = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         if self.cuda:
             torch.cuda.synchronize()
-            self.peak_mib = torch.cuda.max_memory_allocated() / 2**20
-        else:
-            grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self.rss
-            self.peak_mib = grown / 1024  # ru_maxrss is in KiB on Linux
         self.seconds = time.perf_counter() - self.start
+        if self.cuda:
+            self.peak_mib = torch.cuda.max_memory_allocated() / 2**20
+            return
+        self._done.set()
+        self._sampler.join()
+        end = _resident_mib()
+        if self._start_mib is None or end is None:
+            self.peak_mib = None
+        else:
+            self.peak_mib = max(self._peak, end) - self._start_mib
 
 
 def _learned(family, architecture, options, device, seed):
