@@ -53,8 +53,9 @@ class LearnedOptimizer(OptimizerEstimator):
         Size of the rule's steps before training: the factor on the read-out
         of "lstm" and "rnnprop" (0.1 for "auto", as in the papers) or the
         starting per-coordinate learning rate of "hierarchical" (0.05 for
-        "auto"; it is then learned). Families with wide basins of attraction
-        to cross, such as Rastrigin functions, gain from larger starting steps.
+        "auto"; it is then learned, up to 10 times its starting value).
+        Families with wide basins of attraction to cross, such as Rastrigin
+        functions, gain from larger starting steps.
     n_steps : int, default=100
         Steps taken by ``transform``, ``objective_curve``, ``score`` and
         ``minimize``.

@@ -154,6 +154,10 @@ class HierarchicalOptimizer(LearnedRule):
     #: below useful rates teaches the rule to raise them at every step, which
     #: diverges beyond the training horizon
     initial_learning_rate = 0.05
+    #: bound on a per-coordinate learning rate, as a multiple of the starting
+    #: one: without it the learned rates can keep growing beyond the horizon
+    #: the rule was trained on, until the iterates blow up
+    max_learning_rate_factor = 10.0
 
     def __init__(self, hidden_size=20, step_scale=None):
         super().__init__()
@@ -225,6 +229,8 @@ class HierarchicalOptimizer(LearnedRule):
         rms = torch.sqrt(layout.mean(direction.unsqueeze(-1) ** 2) + self.epsilon)
         direction = direction / layout.expand(rms).squeeze(-1)
         log_lr = log_lr + self.max_log_lr_change * torch.tanh(out[..., 1])
+        ceiling = math.log(self.initial_learning_rate * self.max_learning_rate_factor)
+        log_lr = torch.clamp(log_lr, max=ceiling)
         step = torch.exp(log_lr) * direction
         return step, (m, v, t, log_lr, h_param, h_tensor, h_global)
 

@@ -371,3 +371,27 @@ def test_step_scale_sets_the_size_of_the_untrained_rules_first_step(
 def test_step_scale_must_be_positive(quadratics):
     with pytest.raises(ValueError, match="step_scale"):
         LearnedOptimizer(step_scale=0.0, device="cpu").fit(quadratics[0])
+
+
+def test_l2o_scale_learning_rates_stay_below_their_ceiling():
+    # a rule pushed to raise every learning rate at every step must stop at
+    # max_learning_rate_factor times the starting rate instead of blowing up
+    from sklearn_l2o._learned_rules import HierarchicalOptimizer
+
+    torch.manual_seed(0)
+    net = HierarchicalOptimizer(hidden_size=8, step_scale=0.05).double()
+    with torch.no_grad():
+        net.readout.bias[1] = 100.0  # tanh -> 1: +0.2 on every log rate, every step
+    layout = Layout.single(6, "cpu")
+    x = torch.ones(4, 6, dtype=torch.float64)
+    state = net.init_state(x, layout)
+    rms = []
+    with torch.no_grad():
+        for _ in range(60):
+            step, state = net(2 * x, state, layout)
+            x = x + step
+            rms.append(float(step.pow(2).mean(dim=1).sqrt().max()))
+    ceiling = 0.05 * net.max_learning_rate_factor
+    assert max(rms) == pytest.approx(ceiling, rel=1e-6)  # reached, not passed
+    assert rms[0] < ceiling / 5  # it started low and grew
+    assert torch.isfinite(x).all()
