@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._alista import analytic_weight
+from ._alista import analytic_weight, stable_step
 from ._base import UnrolledRegressor
 from ._unrolled import UnrolledNet
 
@@ -39,18 +39,6 @@ def generalized_coherence(W, A):
     G = np.abs(np.asarray(W, dtype=np.float64).T @ np.asarray(A, dtype=np.float64))
     np.fill_diagonal(G, 0.0)
     return float(G.max()) if G.size else 0.0
-
-
-def stable_step(W, A):
-    """min(1, 2 / lambda_max(W^T A)): the largest step (at most 1) at which
-    x <- x - step W^T A x does not grow along any direction.
-
-    W^T A is similar to a positive semi-definite matrix, so its eigenvalues are
-    real and non-negative; its non-zero ones are those of the smaller A W^T.
-    """
-    small = np.asarray(A, dtype=np.float64) @ np.asarray(W, dtype=np.float64).T
-    largest = float(np.max(np.real(np.linalg.eigvals(small)), initial=0.0))
-    return 1.0 if largest <= 2.0 else 2.0 / largest
 
 
 def hybrid_threshold(z, theta, n_selected):

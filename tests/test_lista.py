@@ -93,7 +93,7 @@ def test_initialisation_is_ista(cls, small_problem):
 @pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
 def test_analytic_weight_init_starts_as_untrained_alista(cls, small_problem):
     """weight_init="analytic": untrained, every solver runs ALISTA's iteration
-    (analytic W, unit steps, threshold 0.4 / (1.001 L)), layer by layer."""
+    (analytic W, its starting step, threshold 0.4 / (1.001 L)), layer by layer."""
     _, _, B_test, _, A = small_problem
     b = torch.tensor(B_test[:50])
     selection = {} if cls in SS_SOLVERS else {"support_fraction": 0.0}
