@@ -115,7 +115,7 @@ def _numpy(param):
     return param.detach().cpu().double().numpy()
 
 
-_THRESHOLD_CONSTRAINT = {
+_INIT_CONSTRAINTS = {
     "init_threshold": [Interval(numbers.Real, 0, None, closed="left"), None],
     "weight_init": [StrOptions({"ista", "analytic"})],
 }
@@ -270,7 +270,7 @@ class LISTA(_UntiedLISTA):
 
     _parameter_constraints = {
         **UnrolledRegressor._parameter_constraints,
-        **_THRESHOLD_CONSTRAINT,
+        **_INIT_CONSTRAINTS,
     }
     _solver_parameters = {"init_threshold": None, "weight_init": "ista"}
     _training_defaults = _TRAINING_DEFAULTS
@@ -347,7 +347,7 @@ class LISTASS(_UntiedLISTA):
     _support_selection = True
     _parameter_constraints = {
         **UnrolledRegressor._parameter_constraints,
-        **_THRESHOLD_CONSTRAINT,
+        **_INIT_CONSTRAINTS,
         **_SUPPORT_CONSTRAINTS,
     }
     _solver_parameters = {
@@ -421,7 +421,7 @@ class LISTACP(_CoupledLISTA):
 
     _parameter_constraints = {
         **UnrolledRegressor._parameter_constraints,
-        **_THRESHOLD_CONSTRAINT,
+        **_INIT_CONSTRAINTS,
     }
     _solver_parameters = {"init_threshold": None, "weight_init": "ista"}
     _training_defaults = _TRAINING_DEFAULTS
@@ -494,7 +494,7 @@ class LISTACPSS(_CoupledLISTA):
     _support_selection = True
     _parameter_constraints = {
         **UnrolledRegressor._parameter_constraints,
-        **_THRESHOLD_CONSTRAINT,
+        **_INIT_CONSTRAINTS,
         **_SUPPORT_CONSTRAINTS,
     }
     _solver_parameters = {
@@ -578,7 +578,7 @@ class TiLISTA(_LISTAFamily):
     _support_selection = True
     _parameter_constraints = {
         **UnrolledRegressor._parameter_constraints,
-        **_THRESHOLD_CONSTRAINT,
+        **_INIT_CONSTRAINTS,
         **_SUPPORT_CONSTRAINTS,
     }
     _solver_parameters = {

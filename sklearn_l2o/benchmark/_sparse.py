@@ -274,7 +274,7 @@ def run_setting(setting, methods, registry, config, args, device):
         train_options=dict(config["train_options"]),
         seed=args.seed,
         caps={"max_steps_per_stage": args.cap_steps, "patience": args.cap_patience},
-        weight_init=getattr(args, "weight_init", "ista"),
+        weight_init=args.weight_init,
     )
     title = (
         f"{setting}: m={A.shape[0]}, n={A.shape[1]}, "
