@@ -96,7 +96,10 @@ class ALISTA(UnrolledRegressor):
         training pairs by least squares.
     support_fraction : float, default=0.012
         Share of entries passed unshrunk, per layer of depth (1.2% at layer 1,
-        2.4% at layer 2, ...).
+        2.4% at layer 2, ...). Set it and ``max_support_fraction`` to 0 with
+        ``loss="lasso"``: entries passed unshrunk move away from the LASSO
+        minimiser (on LASSO (25, 50) problems, R_f at 16 layers was 0.0084
+        with the default selection and 0.0056 without).
     max_support_fraction : float, default=0.13
         Cap on that share.
     init_threshold : float, default=None
