@@ -99,7 +99,8 @@ def test_quick_l2o_tasks(task, tmp_path, capsys):
         # the LASSO objective is trained without ALISTA's support selection
         params = curves["ALISTA"]["params"]
         assert params["support_fraction"] == params["max_support_fraction"] == 0
-        assert params["n_layers"] == 4 and "support_fraction" not in curves["LISTA"]["params"]
+        assert params["n_layers"] == 4
+        assert "support_fraction" not in curves["LISTA"]["params"]
 
 
 @pytest.mark.parametrize("snr", [None, float("inf")])
