@@ -126,3 +126,25 @@ def test_cpu_meter_sees_memory_a_block_allocates_and_frees():
         del block
     assert meter.seconds >= 0.1
     assert 200 < meter.peak_mib < 1000
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_cpu_meter_counts_a_second_block_reusing_freed_heap_memory():
+    # small tensors live on the C heap, which keeps freed pages: without
+    # trimming, a second identical block would show almost no growth
+    import torch
+
+    from sklearn_l2o.benchmark._l2o import _Meter
+
+    def block():
+        chunks = [torch.ones(8192) for _ in range(8192)]  # 8192 x 32 KiB
+        assert float(chunks[-1][0]) == 1.0
+        time.sleep(0.1)
+
+    peaks = []
+    for _ in range(2):
+        with _Meter("cpu") as meter:
+            block()
+        peaks.append(meter.peak_mib)
+    assert 150 < peaks[0] < 1000
+    assert peaks[1] > 0.6 * peaks[0]

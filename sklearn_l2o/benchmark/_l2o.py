@@ -7,6 +7,8 @@ unseen instances, and records the objective along the iterations, the
 meta-training time and the peak memory of each method.
 """
 
+import ctypes
+import gc
 import resource
 import threading
 import time
@@ -43,14 +45,24 @@ def _resident_mib():
     return pages * resource.getpagesize() / 2**20
 
 
+def _release_freed_memory():
+    """Hand the C heap's freed pages back to the system (glibc), so that the
+    resident size counts memory in use, not memory earlier blocks freed."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the meter's number stays a lower bound
+
+
 class _Meter:
     """Wall time and peak memory of a block.
 
     CUDA: the allocator's peak. CPU: the highest resident set size sampled
-    every 20 ms while the block runs, minus the size when it started: memory
-    the block needed beyond what the process already held (a lower bound when
-    the allocator reuses memory freed by earlier blocks); None where the
-    resident size cannot be read.
+    every 20 ms while the block runs, minus the size when it started, after
+    freed heap pages are handed back: memory the block needed beyond what the
+    process held (a lower bound where the heap cannot be trimmed); None where
+    the resident size cannot be read.
     """
 
     def __init__(self, device):
@@ -67,6 +79,7 @@ class _Meter:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         else:
+            _release_freed_memory()
             self._start_mib = _resident_mib()
             self._peak = self._start_mib or 0.0
             self._done = threading.Event()
