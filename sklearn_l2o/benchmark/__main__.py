@@ -38,7 +38,9 @@ def build_parser():
     )
     parser.add_argument("--n-features", type=int, help="override m (Gaussian A)")
     parser.add_argument("--n-components", type=int, help="override n (Gaussian A)")
-    parser.add_argument("--n-train", type=int, help="training pairs")
+    parser.add_argument(
+        "--n-train", type=int, help="training pairs (sparse default: 51,200)"
+    )
     parser.add_argument("--n-test", type=int, help="test pairs")
     parser.add_argument("--n-layers", type=int, help="layers of the unrolled solvers")
     parser.add_argument(
