@@ -1,4 +1,5 @@
 import json
+import math
 import subprocess
 import sys
 import time
@@ -148,3 +149,15 @@ def test_cpu_meter_counts_a_second_block_reusing_freed_heap_memory():
         peaks.append(meter.peak_mib)
     assert 150 < peaks[0] < 1000
     assert peaks[1] > 0.6 * peaks[0]
+
+
+def test_quick_run_of_every_sparse_method(tmp_path, capsys):
+    # the quick training budget reaches the gradient-trained solvers only:
+    # HyperLISTA has no stages or patience and must still run
+    main(["--quick", "--device", "cpu", "--output", str(tmp_path), "--methods", "all"])
+    methods = json.loads((tmp_path / "results.json").read_text())["methods"]
+    assert set(methods) >= {"HyperLISTA", "LISTACPSS", "GLISTA", "Lasso"}
+    assert "max_steps_per_stage" not in methods["HyperLISTA"]["params"]
+    assert methods["LISTA"]["params"]["max_steps_per_stage"] == 40
+    for name, result in methods.items():
+        assert all(math.isfinite(v) for v in result["nmse_db"]), name

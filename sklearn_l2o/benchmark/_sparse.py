@@ -103,8 +103,12 @@ def _capped(cls, options, caps):
 
 def _run_unrolled(cls, **extra):
     def run(ctx):
-        options = _capped(cls, {**ctx.train_options, **extra}, ctx.caps)
-        if "weight_init" in cls().get_params():
+        accepted = cls().get_params()
+        # training-budget options apply only to the solvers trained by gradient
+        # steps (HyperLISTA searches its three constants instead)
+        shared = {k: v for k, v in ctx.train_options.items() if k in accepted}
+        options = _capped(cls, {**shared, **extra}, ctx.caps)
+        if "weight_init" in accepted:
             options["weight_init"] = ctx.weight_init
         est = cls(
             dictionary=ctx.A,

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Issue 3's GPU timing table in one call: ALISTA and the HyperLISTA search, then
+# LISTA-CPSS with the package's default (uncapped) training budget, on the noiseless
+# 256 x 512 setting (51,200 training pairs); the CUDA-parametrised tests; LISTA-CPSS
+# at SNR 40. Each step has its own time limit so a slow one cannot starve the rest.
+# Usage (from the repository root): OUT=some/dir bash benchmarks/gpu_figure5.sh
+set -uo pipefail
+source benchmarks/_gpu_env.sh
+run_setting() {  # tag, setting, time limit in s, methods...
+  local tag=$1 setting=$2 limit=$3
+  shift 3
+  echo "== $tag ($setting): $*"
+  timeout "$limit" python -m sklearn_l2o.benchmark --setting "$setting" --methods "$@" \
+    --weight-init analytic --device cuda --output "/tmp/gpu/$tag" 2>&1 | tee "$OUT/$tag.txt"
+  cp "/tmp/gpu/$tag/results.json" "$OUT/$tag.json"
+}
+run_setting noiseless_fast noiseless ${FAST_LIMIT:-90} ALISTA HyperLISTA
+run_setting noiseless_cpss noiseless ${CPSS_LIMIT:-210} LISTACPSS
+echo "== tests on cuda"
+timeout ${TEST_TIMEOUT:-150} python -m pytest -q -x -k cuda -p no:cacheprovider 2>&1 | tee "$OUT/pytest_cuda.txt" | tail -15
+run_setting snr40_cpss snr40 ${SNR40_LIMIT:-110} LISTACPSS
