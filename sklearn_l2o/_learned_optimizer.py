@@ -56,6 +56,13 @@ class LearnedOptimizer(OptimizerEstimator):
         "auto"; it is then learned, up to 10 times its starting value).
         Families with wide basins of attraction to cross, such as Rastrigin
         functions, gain from larger starting steps.
+    log_sign_k : float, default=5.0
+        The k of the "lstm" rule's LogAndSign input (ignored by the other
+        architectures): gradients of magnitude at least e^-k enter as
+        (log|g| / k, sign g), smaller ones as (-1, e^k g). 5 follows the
+        reference code; families whose gradients are mostly smaller than
+        e^-5 (about 0.0067), such as the sigmoid MLP of the network-training
+        benchmark, need a larger k (that benchmark uses 10).
     n_steps : int, default=100
         Steps taken by ``transform``, ``objective_curve``, ``score`` and
         ``minimize``.
@@ -185,6 +192,7 @@ default=None
             StrOptions({"auto"}),
             Interval(numbers.Real, 0, None, closed="neither"),
         ],
+        "log_sign_k": [Interval(numbers.Real, 0, None, closed="neither")],
         "train_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "unroll_length": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_episodes": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -215,6 +223,7 @@ default=None
         architecture="lstm",
         hidden_size=20,
         step_scale="auto",
+        log_sign_k=5.0,
         n_steps=100,
         train_steps=100,
         unroll_length=20,
@@ -239,6 +248,7 @@ default=None
         self.architecture = architecture
         self.hidden_size = hidden_size
         self.step_scale = step_scale
+        self.log_sign_k = log_sign_k
         self.n_steps = n_steps
         self.train_steps = train_steps
         self.unroll_length = unroll_length
@@ -327,8 +337,11 @@ default=None
             # seed the weights without touching the global torch generator
             torch.manual_seed(int(rng.randint(0, 2**31 - 1)))
             step_scale = None if self.step_scale == "auto" else self.step_scale
+            extra = {}
+            if self.architecture == "lstm":
+                extra["log_sign_k"] = float(self.log_sign_k)
             net = ARCHITECTURES[self.architecture](
-                int(self.hidden_size), step_scale=step_scale
+                int(self.hidden_size), step_scale=step_scale, **extra
             )
         net = net.to(device=device, dtype=dtype)
         layout = self._layout(device)

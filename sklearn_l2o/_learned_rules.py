@@ -64,16 +64,19 @@ class _StackedLSTM(nn.Module):
 class DMOptimizer(LearnedRule):
     """L2O-DM: a coordinate-wise 2-layer LSTM (Andrychowicz et al., 2016).
 
-    Input: LogAndSign(g) (k = 5); output: a linear read-out of the top
-    hidden state, times 0.1, is the step.
+    Input: LogAndSign(g) (k = 5 unless ``log_sign_k`` says otherwise);
+    output: a linear read-out of the top hidden state, times 0.1, is the step.
     """
 
     output_scale = 0.1
+    log_sign_k = 5.0
 
-    def __init__(self, hidden_size=20, step_scale=None):
+    def __init__(self, hidden_size=20, step_scale=None, log_sign_k=None):
         super().__init__()
         if step_scale is not None:
             self.output_scale = float(step_scale)
+        if log_sign_k is not None:
+            self.log_sign_k = float(log_sign_k)
         self.rnn = _StackedLSTM(2, hidden_size)
         self.readout = nn.Linear(hidden_size, 1)
 
@@ -81,7 +84,7 @@ class DMOptimizer(LearnedRule):
         return self.rnn.init_state(x.numel(), x)
 
     def forward(self, grad, state, layout):
-        inputs = log_and_sign(grad.reshape(-1))
+        inputs = log_and_sign(grad.reshape(-1), k=self.log_sign_k)
         hidden, state = self.rnn(inputs, state)
         step = self.output_scale * self.readout(hidden)
         return step.reshape(grad.shape), state

@@ -395,3 +395,31 @@ def test_l2o_scale_learning_rates_stay_below_their_ceiling():
     assert max(rms) == pytest.approx(ceiling, rel=1e-6)  # reached, not passed
     assert rms[0] < ceiling / 5  # it started low and grew
     assert torch.isfinite(x).all()
+
+
+def test_log_and_sign_k_reaches_the_lstm_rule(quadratics):
+    # with k = 10 a gradient of 1e-3 is "large" (log feature), with k = 5 it is not
+    g = torch.tensor([1e-3])
+    assert log_and_sign(g, k=10.0)[0, 0] == pytest.approx(np.log(1e-3) / 10)
+    assert log_and_sign(g, k=5.0)[0, 0] == -1.0
+    X = quadratics[0][:16]
+    opts = {
+        k: LearnedOptimizer(
+            architecture="lstm",
+            log_sign_k=k,
+            max_episodes=0,
+            device="cpu",
+            random_state=0,
+        ).fit(X)
+        for k in (5.0, 10.0)
+    }
+    assert opts[5.0].module_.log_sign_k == 5.0
+    assert opts[10.0].module_.log_sign_k == 10.0
+    # same weights, different input features: the trajectories differ
+    assert not np.allclose(opts[5.0].transform(X), opts[10.0].transform(X))
+
+
+@pytest.mark.parametrize("k", [0.0, -1.0])
+def test_log_sign_k_must_be_positive(quadratics, k):
+    with pytest.raises(ValueError, match="log_sign_k"):
+        LearnedOptimizer(log_sign_k=k, max_episodes=0).fit(quadratics[0][:8])
