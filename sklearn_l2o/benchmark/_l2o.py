@@ -571,15 +571,13 @@ def run_training(args):
         "Adam": ("adam", adam_rate),
         "RMSProp": ("rmsprop", 1e-3),
     }
-    learned, meters = {}, {}
+    learned, meters, own_options = {}, {}, {}
     for method in methods:
         if method.startswith("L2O-"):
             print(f"  meta-training {method} ...", flush=True)
-            options = dict(
-                cfg["learned"],
-                n_steps=cfg["steps"]["mlp"],
-                **cfg.get("per_architecture", {}).get(method[4:], {}),
-            )
+            own = cfg.get("per_architecture", {}).get(method[4:], {})
+            own_options[method] = own
+            options = dict(cfg["learned"], n_steps=cfg["steps"]["mlp"], **own)
             learned[method] = _learned(
                 train.family, method[4:], options, device, args.seed
             )
@@ -618,9 +616,7 @@ def run_training(args):
                 **(
                     {"learning_rate": baselines[method][1]}
                     if method in baselines
-                    else {
-                        "options": cfg.get("per_architecture", {}).get(method[4:], {})
-                    }
+                    else {"options": own_options[method]}
                 ),
             )
         name = f"training_{task_name}"

@@ -92,9 +92,9 @@ def _run_lasso(ctx):
     }
 
 
-def _capped(cls, options, caps):
-    """Lower the estimator's stage budget and patience to ``caps`` (if given)."""
-    defaults = cls().get_params()
+def _capped(defaults, options, caps):
+    """Lower the stage budget and patience to ``caps`` (if given); ``defaults``
+    are the estimator's parameters."""
     for name, cap in caps.items():
         if cap is not None and name in defaults:
             options[name] = min(options.get(name, defaults[name]), cap)
@@ -107,7 +107,7 @@ def _run_unrolled(cls, **extra):
         # training-budget options apply only to the solvers trained by gradient
         # steps (HyperLISTA searches its three constants instead)
         shared = {k: v for k, v in ctx.train_options.items() if k in accepted}
-        options = _capped(cls, {**shared, **extra}, ctx.caps)
+        options = _capped(accepted, {**shared, **extra}, ctx.caps)
         if "weight_init" in accepted:
             options["weight_init"] = ctx.weight_init
         est = cls(
