@@ -104,6 +104,35 @@ def test_quick_l2o_tasks(task, tmp_path, capsys):
         assert "support_fraction" not in curves["LISTA"]["params"]
 
 
+def test_lasso_passes_per_architecture_options_and_records_them(tmp_path, monkeypatch):
+    # the full LASSO run trains L2O-Scale on longer trajectories than the
+    # other rules; the option must reach the optimizer and the results
+    from sklearn_l2o.benchmark import _l2o
+
+    built = {}
+    real = _l2o._learned
+
+    def spy(family, architecture, options, device, seed):
+        built[architecture] = dict(options)
+        return real(family, architecture, options, device, seed)
+
+    quick = dict(
+        _l2o.LASSO_QUICK, per_architecture={"hierarchical": {"train_steps": 7}}
+    )
+    monkeypatch.setattr(_l2o, "LASSO_QUICK", quick)
+    monkeypatch.setattr(_l2o, "_learned", spy)
+    payloads = main(
+        ["lasso", "--quick", "--methods", "L2O-hierarchical", "L2O-lstm"]
+        + ["--device", "cpu", "--output", str(tmp_path)]
+    )
+    assert built["hierarchical"]["train_steps"] == 7
+    assert built["lstm"]["train_steps"] == quick["learned"]["train_steps"] != 7
+    saved = json.loads((tmp_path / "results_lasso_5x10.json").read_text())
+    assert saved["methods"]["L2O-hierarchical"]["options"] == {"train_steps": 7}
+    assert saved["methods"]["L2O-lstm"]["options"] == {}
+    assert payloads["lasso_5x10"]["methods"]["L2O-hierarchical"]["episodes"] > 0
+
+
 @pytest.mark.parametrize("snr", [None, float("inf")])
 def test_noiseless_settings_use_the_small_classic_alpha(snr):
     # load_sparse_recovery reports a noiseless setting's SNR as inf; the classic
