@@ -104,6 +104,13 @@ class _Meter:
             self.peak_mib = max(self._peak, end) - self._start_mib
 
 
+def _rule_options(cfg, architecture, n_steps):
+    """A task's meta-training options for one rule: the shared ones, the run
+    length, then the rule's own (returned too, for the results file)."""
+    own = cfg.get("per_architecture", {}).get(architecture, {})
+    return dict(cfg["learned"], n_steps=n_steps, **own), own
+
+
 def _learned(family, architecture, options, device, seed):
     return LearnedOptimizer(
         family=family,
@@ -367,8 +374,7 @@ def _lasso_method(method, train, test, A, alpha, f_star, n_steps, cfg, device, s
             params=dict(options, n_layers=n_layers),
         )
     if method.startswith("L2O-"):
-        own = cfg.get("per_architecture", {}).get(method[4:], {})
-        options = dict(cfg["learned"], n_steps=n_steps, **own)
+        options, own = _rule_options(cfg, method[4:], n_steps)
         learner = _learned(train.family, method[4:], options, device, seed)
         with _Meter(device) as meter:
             learner.fit(train.data)
@@ -468,11 +474,7 @@ def run_rastrigin(args):
             meter = None
             if method.startswith("L2O-"):
                 arch = method[4:]
-                options = dict(
-                    cfg["learned"],
-                    n_steps=n_steps,
-                    **cfg.get("per_architecture", {}).get(arch, {}),
-                )
+                options, _ = _rule_options(cfg, arch, n_steps)
                 opt = _learned(train.family, arch, options, device, args.seed)
                 with _Meter(device) as meter:
                     opt.fit(train.data)
@@ -584,9 +586,9 @@ def run_training(args):
     for method in methods:
         if method.startswith("L2O-"):
             print(f"  meta-training {method} ...", flush=True)
-            own = cfg.get("per_architecture", {}).get(method[4:], {})
-            own_options[method] = own
-            options = dict(cfg["learned"], n_steps=cfg["steps"]["mlp"], **own)
+            options, own_options[method] = _rule_options(
+                cfg, method[4:], cfg["steps"]["mlp"]
+            )
             learned[method] = _learned(
                 train.family, method[4:], options, device, args.seed
             )
