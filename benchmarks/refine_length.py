@@ -16,10 +16,9 @@ import json
 import os
 import time
 
-import numpy as np
-
 from sklearn_l2o import ALISTA, LISTACPSS
 from sklearn_l2o.datasets import load_sparse_recovery
+from sklearn_l2o.metrics import nmse_db
 
 # (refinement_steps, refinement_patience) of the "default" rows: the package's
 # defaults when the runs in benchmarks/results were made
@@ -63,8 +62,7 @@ def main():
             start = time.perf_counter()
             model.fit(d.B_train, d.X_train)
             seconds = time.perf_counter() - start
-            err = ((model.predict(d.B_test) - d.X_test) ** 2).sum()
-            nmse = float(10 * np.log10(err / (d.X_test**2).sum()))
+            nmse = float(nmse_db(d.X_test, model.predict(d.B_test)))
             last = [
                 (r["stage"], r["steps"], r["best_step"], round(r["val_score"], 2))
                 for r in model.history_[-2:]

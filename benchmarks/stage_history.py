@@ -13,10 +13,9 @@ import json
 import os
 import time
 
-import numpy as np
-
 from sklearn_l2o import LISTACPSS
 from sklearn_l2o.datasets import load_sparse_recovery
+from sklearn_l2o.metrics import nmse_db
 
 
 def main():
@@ -38,11 +37,7 @@ def main():
         start = time.perf_counter()
         model.fit(d.B_train, d.X_train)
         seconds = time.perf_counter() - start
-        norm = (d.X_test**2).sum()
-        nmse = [
-            float(10 * np.log10(((x - d.X_test) ** 2).sum() / norm))
-            for x in model.staged_predict(d.B_test)
-        ]
+        nmse = [float(nmse_db(d.X_test, x)) for x in model.staged_predict(d.B_test)]
         keys = ("layer", "stage", "steps", "best_step", "val_score")
         history = [{k: r.get(k) for k in keys} for r in model.history_]
         out[tag] = {"fit_s": seconds, "nmse": nmse, "history": history}
