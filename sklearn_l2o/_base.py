@@ -23,6 +23,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -215,6 +216,37 @@ def _make_init(cls):
     __init__.__qualname__ = f"{name_of_class}.__init__"
     __init__.__doc__ = f"Store the parameters of {name_of_class} unchanged."
     return __init__, defaults
+
+
+#: how much worse (dB) the last layer may validate than the best earlier one
+#: before fit warns; run-to-run noise in saturated noisy settings is ~0.1 dB
+_WORSE_LAYER_DB = 1.0
+
+
+def _warn_if_worse_than_earlier_layers(scores):
+    """Warn when the trained net's output is worse than one of its own layers.
+
+    Every layer is trained to improve on the one before, so a last layer that
+    validates more than ``_WORSE_LAYER_DB`` dB worse than an earlier one means
+    training failed from some layer on (for instance a new layer whose
+    starting point diverged and that its stage could not bring back); the
+    warning names the first layer that fell behind.
+    """
+    best_so_far = np.minimum.accumulate(scores)
+    if not scores[-1] > best_so_far[-1] + _WORSE_LAYER_DB:
+        return
+    first = int(np.argmax(scores > best_so_far + _WORSE_LAYER_DB))
+    best = int(np.argmin(scores[: first + 1]))
+    warnings.warn(
+        f"The trained net validates worse than its own earlier layers: "
+        f"{scores[-1]:.1f} dB NMSE at its last layer ({scores.size}) against "
+        f"{scores[best]:.1f} dB at layer {best + 1}; layer {first + 1} is the "
+        f"first more than {_WORSE_LAYER_DB:g} dB behind. Training failed from "
+        "there on: consider a smaller learning_rate, larger step budgets, or "
+        f"n_layers={best + 1} (see validation_nmse_db_).",
+        ConvergenceWarning,
+        stacklevel=4,
+    )
 
 
 class UnrolledRegressor(
@@ -414,6 +446,7 @@ class UnrolledRegressor(
             self.validation_objective_ = scores
         else:
             self.validation_nmse_db_ = scores
+            _warn_if_worse_than_earlier_layers(scores)
         self._export_parameters()
         return self
 

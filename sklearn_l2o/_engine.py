@@ -2,7 +2,9 @@
 
 It runs the stage-wise recipe of the LISTA-CPSS and ALISTA papers: for each
 depth t = 1..K, stage "a" trains only layer t, then stages "b" and "c" train
-layers 1..t at smaller learning rates, older layers more slowly. Each stage
+layers 1..t at smaller learning rates, older layers more slowly. A net that
+sets ``reuse_previous_layer`` has each new layer start as a copy of the
+trained layer before it when that validates better than its own start. Each stage
 stops when the validation score has not improved for ``patience`` steps or at
 its step budget, and ends with the best parameters it saw restored.
 
@@ -240,6 +242,26 @@ def train_stagewise(
     return history
 
 
+@torch.no_grad()
+def _start_from_previous_layer(net, depth, fresh_score, validate):
+    """Start layer ``depth`` as a copy of the trained layer before it, if that
+    validates better than its own initial values (kept otherwise); return the
+    validation score of the start kept."""
+    layered = [
+        (param, param[depth - 1].clone())
+        for _, param, is_layered in net.parameter_groups()
+        if is_layered
+    ]
+    for param, _ in layered:
+        param[depth - 1] = param[depth - 2]
+    copied_score = validate(depth)
+    if copied_score < fresh_score:
+        return copied_score
+    for param, fresh in layered:
+        param[depth - 1] = fresh
+    return fresh_score
+
+
 def _run_stage(
     net, B, X, n_train, validate, loss_fn, recipe, generator, depth, stage, graphs
 ):
@@ -259,6 +281,8 @@ def _run_stage(
         optimizer.step(_moved(grads, rows))
 
     best_score = validate(depth)
+    if stage == "a" and depth > 1 and net.reuse_previous_layer:
+        best_score = _start_from_previous_layer(net, depth, best_score, validate)
     best_params = [p.detach().clone() for p in params]
     best_step, steps, diverged = 0, 0, False
     interval = recipe.validation_interval

@@ -10,6 +10,24 @@ from sklearn.utils._param_validation import Interval
 from ._base import UnrolledRegressor
 from ._torch import soft_threshold
 from ._unrolled import UnrolledNet
+from ._validation import spectral_norm_sq
+
+
+def amp_step(A):
+    """The scale s of AMP's starting matrix ``s A^T``: min(1, L_iid / ||A||_2^2).
+
+    AMP's step of 1 is tuned to i.i.d.-like dictionaries, whose squared
+    spectral norm with unit-norm columns is about L_iid = (1 + sqrt(n / m))^2
+    (the edge of the Marchenko-Pastur law) for an m x n matrix. A dictionary
+    with a larger norm (a coherent one: the shipped 256 x 512 dictionary has
+    ||A||_2^2 = 48.7 against L_iid = 5.8) makes the untrained iteration blow
+    up by about 30 dB per layer, and layers started there are not brought
+    back by their training stage; scaling the step by L_iid / ||A||_2^2 keeps
+    every untrained layer from growing, and leaves i.i.d. dictionaries alone.
+    """
+    m, n = A.shape
+    iid_norm = (1.0 + math.sqrt(n / m)) ** 2
+    return min(1.0, iid_norm / max(spectral_norm_sq(A), np.finfo(float).tiny))
 
 
 class LAMPNet(UnrolledNet):
@@ -20,6 +38,12 @@ class LAMPNet(UnrolledNet):
     """
 
     layered = ("W", "theta")
+    # AMP's start for a new layer is poor on coherent dictionaries, where the
+    # trained layer before it is a better one (test NMSE at 16 layers on the
+    # coherent setting, 12,800 pairs, stages of 100 steps: -10.3 dB without,
+    # -12.5 dB with; the stage-wise validation stopped improving at layer 6
+    # without and improved at every layer with)
+    reuse_previous_layer = True
 
     def __init__(self, A, n_layers, W, theta, dtype, device):
         super().__init__(n_layers, A.shape[1])
@@ -101,9 +125,14 @@ class LAMP(UnrolledRegressor):
     ``init_threshold`` times the noise level: on a 64 x 128 Gaussian problem
     its 8 untrained layers reach -16 dB NMSE, where FISTA's 8 iterations reach
     -6 dB. (The authors' code starts from ``A^T / (1.01 L)``; with theta = 1
-    those untrained layers leave almost every entry at zero, -0.1 dB.) The
-    count ``||x^k||_0`` is treated as a constant by back-propagation (its
-    gradient is zero almost everywhere).
+    those untrained layers leave almost every entry at zero, -0.1 dB.) A
+    dictionary whose squared spectral norm exceeds that of an i.i.d. one of
+    its shape, ``(1 + sqrt(n / m))^2``, starts from ``A^T`` scaled down by the
+    ratio instead: AMP's step of 1 diverges there (the shipped coherent
+    dictionary: +31 dB per untrained layer). From the second layer on, a new
+    layer starts as a copy of the trained layer before it when that validates
+    better than AMP's start. The count ``||x^k||_0`` is treated as a constant
+    by back-propagation (its gradient is zero almost everywhere).
 
     Examples
     --------
@@ -133,9 +162,9 @@ class LAMP(UnrolledRegressor):
     _training_defaults = {"learning_rate": 5e-3}
 
     def _build_net(self, A, B, X, device, dtype):
-        return LAMPNet(
-            A, self.n_layers, np.asarray(A).T, self.init_threshold, dtype, device
-        )
+        A = np.asarray(A)
+        W = amp_step(A) * A.T
+        return LAMPNet(A, self.n_layers, W, self.init_threshold, dtype, device)
 
     def _export_parameters(self):
         self.weights_ = self.module_.W.detach().cpu().double().numpy()

@@ -25,6 +25,9 @@ class UnrolledNet(nn.Module):
 
     #: names of the parameters stacked per layer (leading axis ``n_layers``)
     layered = ()
+    #: whether the engine may start a new layer as a copy of the trained one
+    #: before it, when that validates better than the layer's own start
+    reuse_previous_layer = False
 
     def __init__(self, n_layers, n_components):
         super().__init__()

@@ -8,6 +8,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_l2o import FISTA, GLISTA, LAMP, LFISTA
 from sklearn_l2o._glista import gain_gate, overshoot_gate
@@ -304,3 +305,97 @@ def test_estimated_dictionary_and_float64(solver, small_problem):
     np.testing.assert_allclose(model.dictionary_, A, atol=1e-8)
     assert next(model.module_.parameters()).dtype == torch.float64
     assert nmse_db(X_test, model.predict(B_test)) < -3
+
+
+def test_untrained_lamp_is_stable_on_a_coherent_dictionary():
+    # the shipped coherent dictionary has ||A||_2^2 = 48.7: AMP's step of 1
+    # makes the untrained layers grow by about 30 dB each, and the stage-wise
+    # training did not bring such layers back (test NMSE +231.6 dB at 16
+    # layers in the stop-10 benchmark)
+    from sklearn_l2o._lamp import amp_step
+    from sklearn_l2o.datasets import load_sparse_recovery
+
+    data = load_sparse_recovery("coherent", n_train=10, n_test=200, random_state=0)
+    A = data.dictionary
+    assert amp_step(A) < 0.2
+    net = LAMP(dictionary=A, n_layers=16)._build_net(
+        A, None, None, torch.device("cpu"), torch.float64
+    )
+    with torch.no_grad():
+        layers = [x.numpy() for x in net.iterates(torch.tensor(data.B_test))]
+    curve = [nmse_db(data.X_test, x) for x in layers]
+    assert max(curve) < 0.0, curve  # never worse than predicting zeros
+
+
+def test_fit_warns_when_the_last_layer_is_worse_than_an_earlier_one(small_problem):
+    B, X, _, _, A = small_problem
+
+    class Exploding(LAMP):
+        # AMP with 4x its step: the untrained layers blow up, and a stage of
+        # 5 steps cannot rescue them
+        def _build_net(self, A, B, X, device, dtype):
+            net = super()._build_net(A, B, X, device, dtype)
+            with torch.no_grad():
+                net.W.mul_(4.0)
+            return net
+
+    params = dict(FAST, n_layers=6, max_steps_per_stage=5, refinement_steps=0)
+    with pytest.warns(ConvergenceWarning, match=r"earlier layers.*layer \d+ is"):
+        model = Exploding(dictionary=A, device="cpu", **params).fit(B, X)
+    scores = model.validation_nmse_db_
+    assert scores[-1] > scores.min() + 1.0
+    # the healthy solver, same budget: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        LAMP(dictionary=A, device="cpu", **params).fit(B, X)
+
+
+@pytest.mark.parametrize(
+    "scores, first",
+    [([-3.0, -6.0, -5.5, 2.0], 4), ([-3.0, -6.0, -4.0, -4.5], 3)],
+)
+def test_worse_layer_warning_names_the_first_layer_behind(scores, first):
+    from sklearn_l2o._base import _warn_if_worse_than_earlier_layers
+
+    with pytest.warns(ConvergenceWarning, match=f"layer {first} is the first"):
+        _warn_if_worse_than_earlier_layers(np.array(scores))
+
+
+@pytest.mark.parametrize("scores", [[-3.0, -6.0, -5.5, -5.1], [-3.0, -6.0, -9.0]])
+def test_no_worse_layer_warning_within_a_decibel(scores):
+    from sklearn_l2o._base import _warn_if_worse_than_earlier_layers
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        _warn_if_worse_than_earlier_layers(np.array(scores))
+
+
+@pytest.mark.parametrize("previous_is_better", [True, False])
+def test_new_layer_starts_from_the_better_of_two_starts(
+    small_problem, previous_is_better
+):
+    from sklearn_l2o._engine import _start_from_previous_layer
+
+    B, X, _, _, A = small_problem
+    net = LAMP(dictionary=A, n_layers=2)._build_net(
+        A, None, None, torch.device("cpu"), torch.float64
+    )
+    b, x = torch.tensor(B[:300]), X[:300]
+    good, bad = torch.tensor(A.T), torch.tensor(10 * A.T)
+    with torch.no_grad():
+        net.W[0], net.W[1] = (good, bad) if previous_is_better else (bad, good)
+
+    def validate(depth):
+        with torch.no_grad():
+            return nmse_db(x, net(b, n_layers=depth).numpy())
+
+    fresh = validate(2)
+    kept = _start_from_previous_layer(net, 2, fresh, validate)
+    assert kept == validate(2)
+    W = net.W.detach()
+    if previous_is_better:
+        assert kept < fresh
+        assert torch.equal(W[1], W[0])
+    else:
+        assert kept == fresh
+        assert torch.equal(W[1], good)
