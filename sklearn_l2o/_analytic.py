@@ -253,7 +253,7 @@ class AnalyticOptimizer(OptimizerEstimator):
         self.random_state = random_state
         self.device = device
 
-    def _make_rule(self, layout, device, dtype):
+    def _make_rule(self, layout, device, dtype, family=None):
         lr = float(self.learning_rate)
         if self.method == "gd":
             rule = gd_rule(lr)

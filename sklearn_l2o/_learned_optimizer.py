@@ -23,6 +23,19 @@ _CURRICULUM = (1, 2, 5, 10)
 _TEACHER_LEARNING_RATE = 0.01
 
 
+def _proximal_term(family, what):
+    getter = getattr(family, "proximal_term", None)
+    term = None if getter is None else getter()
+    if term is None:
+        source = "an arbitrary function" if family is None else repr(family)
+        raise ValueError(
+            f'architecture="proximal" needs the non-smooth term of the '
+            f"objective, which {source} does not provide: it can {what} only on a "
+            "problem family whose proximal_term() is not None (LassoProblems)."
+        )
+    return term
+
+
 class LearnedOptimizer(OptimizerEstimator):
     """Learned optimizer: an update rule meta-trained on a family of problems.
 
@@ -41,11 +54,17 @@ class LearnedOptimizer(OptimizerEstimator):
         What a row means (see :mod:`sklearn_l2o.problems`); None uses
         :class:`~sklearn_l2o.problems.QuadraticProblems`, for which any 2-D
         array is a set of instances.
-    architecture : {"lstm", "rnnprop", "hierarchical"}, default="lstm"
+    architecture : {"lstm", "rnnprop", "hierarchical", "proximal"}, \
+default="lstm"
         "lstm": L2O-DM, a 2-layer LSTM on LogAndSign gradients, output times
         0.1. "rnnprop": RNNprop, a 2-layer LSTM on Adam's normalised moments,
         step 0.1 tanh(.). "hierarchical": L2O-Scale, parameter-, tensor- and
-        global-level GRUs (compact version; see Notes).
+        global-level GRUs (compact version; see Notes). "proximal": a 2-layer
+        LSTM that sets a step size and a momentum weight per coordinate for a
+        proximal gradient step (this package's, see Notes); only for families
+        with a non-smooth term whose prox is known (``proximal_term()``, as
+        :class:`~sklearn_l2o.problems.LassoProblems`), so not for
+        ``minimize`` or ``as_torch_optimizer``.
     hidden_size : int, default=20
         Width of the recurrent layers (the hierarchical rule's parameter level
         uses half of it).
@@ -53,7 +72,8 @@ class LearnedOptimizer(OptimizerEstimator):
         Size of the rule's steps before training: the factor on the read-out
         of "lstm" and "rnnprop" (0.1 for "auto", as in the papers) or the
         starting per-coordinate learning rate of "hierarchical" (0.05 for
-        "auto"; it is then learned, up to 10 times its starting value).
+        "auto"; it is then learned, up to 10 times its starting value) or the
+        starting step size eta_0 of "proximal" (0.05 for "auto"; learned).
         Families with wide basins of attraction to cross, such as Rastrigin
         functions, gain from larger starting steps.
     log_sign_k : float, default=5.0
@@ -107,6 +127,12 @@ default=None
     checkpointing : bool, default=False
         Recompute the rule's activations during back-propagation instead of
         storing them (less memory, about one more forward pass of the rule).
+    meta_loss : {"auto", "mean", "log"}, default="auto"
+        What a truncation minimises: "mean", the mean objective over its steps
+        (the papers'); "log", the mean over its steps of the logarithm of the
+        batch's mean objective (for positive objectives), which values a
+        halving of a small late objective as much as one of the first; "auto"
+        is "log" for "proximal" and "mean" otherwise.
     dtype : {"float32", "float64"}, default="float32"
         Precision of training and runs.
     random_state : int, RandomState instance or None, default=None
@@ -130,7 +156,8 @@ default=None
         Meta-loss (mean objective along the trajectory) of every objective
         episode; imitation episodes are in ``history_``.
     best_validation_loss_ : float
-        Validation loss of the kept weights, at the final validation length.
+        Validation loss of the kept weights, at the final validation length
+        (the meta-loss, on the validation instances).
     curriculum_ : tuple of int
         Trajectory lengths trained at, stage by stage.
     n_iter_ : int
@@ -163,7 +190,15 @@ default=None
     optimizers that scale and generalize", ICML 2017; this version keeps the
     three levels of GRUs, the multi-scale momenta normalised by their RMS and
     the per-coordinate log learning rates, and leaves out the attention
-    mechanism and the learned momentum scales. Curriculum and imitation:
+    mechanism and the learned momentum scales. The "proximal" rule is not
+    from the survey: it keeps the coordinate-wise LSTM but lets it set only
+    the step size eta and momentum weight mu of a proximal heavy-ball step,
+    x_{t+1} = prox_{eta h}(x_t - eta grad f(x_t) + mu (x_t - x_{t-1})) for
+    an objective f + h, so that its iterates reach the exact zeros of a LASSO
+    solution (see :class:`~sklearn_l2o._learned_rules.ProximalOptimizer`). It
+    is model-free in that it knows neither the problem's matrix nor an
+    algorithm to unroll, but it is told the non-smooth term. Curriculum and
+    imitation:
     T. Chen et al., "Training stronger baselines for learning to optimize",
     NeurIPS 2020. The survey's benchmark is T. Chen et al., "Learning to
     optimize: a primer and a benchmark", JMLR 2022.
@@ -213,6 +248,7 @@ default=None
         "validation_interval": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "checkpointing": ["boolean"],
+        "meta_loss": [StrOptions({"auto", "mean", "log"})],
         "verbose": ["verbose"],
     }
 
@@ -239,6 +275,7 @@ default=None
         validation_interval=10,
         n_iter_no_change=5,
         checkpointing=False,
+        meta_loss="auto",
         dtype="float32",
         random_state=None,
         device="auto",
@@ -264,6 +301,7 @@ default=None
         self.validation_interval = validation_interval
         self.n_iter_no_change = n_iter_no_change
         self.checkpointing = checkpointing
+        self.meta_loss = meta_loss
         self.dtype = dtype
         self.random_state = random_state
         self.device = device
@@ -286,9 +324,16 @@ default=None
             )
         return tuple(int(n) for n in lengths)
 
-    def _trick(self, value, rnnprop_default):
+    def _trick(self, value, rnnprop_default, name):
         if value == "auto":
             return rnnprop_default if self.architecture == "rnnprop" else 0.0
+        if self.architecture == "proximal" and value > 0:
+            # both change the objective's l1 part, which the prox must match
+            raise ValueError(
+                f'architecture="proximal" trains on the problems as they are; '
+                f"{name}={value!r} would change their non-smooth term. Use "
+                f"{name}=0 or 'auto'."
+            )
         return float(value)
 
     def _recipe(self):
@@ -303,10 +348,16 @@ default=None
             imitation_fraction=(
                 float(self.imitation_fraction) if self.imitation is not None else 0.0
             ),
-            random_scaling=self._trick(self.random_scaling, 3.0),
-            convex_term=self._trick(self.convex_term, 1.0),
+            random_scaling=self._trick(self.random_scaling, 3.0, "random_scaling"),
+            convex_term=self._trick(self.convex_term, 1.0, "convex_term"),
             checkpointing=bool(self.checkpointing),
+            log_loss=self._log_loss(),
         )
+
+    def _log_loss(self):
+        if self.meta_loss == "auto":
+            return self.architecture == "proximal"
+        return self.meta_loss == "log"
 
     def _teacher(self, layout, device, dtype):
         if self.imitation is None:
@@ -340,6 +391,8 @@ default=None
             extra = {}
             if self.architecture == "lstm":
                 extra["log_sign_k"] = float(self.log_sign_k)
+            if self.architecture == "proximal":
+                extra["term"] = _proximal_term(self.family_, "train")
             net = ARCHITECTURES[self.architecture](
                 int(self.hidden_size), step_scale=step_scale, **extra
             )
@@ -375,16 +428,26 @@ default=None
         ]
         final_length = recipe.validation_length(len(self.curriculum_) - 1)
         self.best_validation_loss_ = validation_loss(
-            net, self.family_, layout, val_data, final_length, self._start_seed
+            net,
+            self.family_,
+            layout,
+            val_data,
+            final_length,
+            self._start_seed,
+            recipe.log_loss,
         )
 
     # ----------------------------------------------------------------- run
     def _check_ready(self):
         check_is_fitted(self, "module_")
 
-    def _make_rule(self, layout, device, dtype):
+    def _make_rule(self, layout, device, dtype, family=None):
         net = self.module_
         first = next(net.parameters())
         if first.device != device or first.dtype != dtype:
             net = copy.deepcopy(net).to(device=device, dtype=dtype)
+        if self.architecture == "proximal":
+            # the prox belongs to the problems being solved, not to the rule
+            net = copy.copy(net)
+            net.term = _proximal_term(family, "run")
         return learned_rule(net, layout)

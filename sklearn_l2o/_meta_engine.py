@@ -11,7 +11,9 @@ trajectory length, and ``checkpointing`` lowers it further by recomputing the
 rule's activations in the backward pass instead of storing them.
 
 The meta-loss of a truncation is the mean objective over its steps and
-instances (Andrychowicz et al., 2016); gradients of the objective enter the
+instances (Andrychowicz et al., 2016), or the mean over its steps of the log
+of the instances' mean objective, which weighs late, small objective values
+as much as early ones; gradients of the objective enter the
 rule as data (first-order meta-gradient). Options of Chen et al. (2020) and
 Lv et al. (2017):
 
@@ -58,6 +60,7 @@ class MetaRecipe:
     random_scaling: float = 0.0
     convex_term: float = 0.0
     checkpointing: bool = False
+    log_loss: bool = False
 
     def validation_length(self, stage):
         """A curriculum stage validates at the next stage's length."""
@@ -109,16 +112,29 @@ def _rule_step(rule, grad, state, x, use_checkpoint):
     return rule.update(grad, state, x, None, None)
 
 
-def _objective_truncation(rule, problem, x, state, n_steps, use_checkpoint):
-    """Mean objective over the next ``n_steps`` iterates, with its graph."""
+def _log_mean(value):
+    mean = value.mean()
+    if not mean.detach() > 0:
+        raise ValueError(
+            "meta_loss='log' needs positive objective values; the mean "
+            f"objective of a batch was {float(mean.detach()):.4g}. Use "
+            "meta_loss='mean'."
+        )
+    return torch.log(mean)
+
+
+def _objective_truncation(rule, problem, x, state, n_steps, use_checkpoint, log):
+    """Meta-loss over the next ``n_steps`` iterates, with its graph: the mean
+    objective, or with ``log`` the mean of its logarithm over the steps."""
+    reduce = _log_mean if log else torch.mean
     total = 0.0
     for t in range(n_steps):
         value, grad = value_and_grad(problem.objective, x, keep_graph=t > 0)
         if t > 0:
-            total = total + value.mean()
+            total = total + reduce(value)
         step, state = _rule_step(rule, grad, state, x, use_checkpoint)
         x = x + step
-    total = total + problem.objective(x).mean()
+    total = total + reduce(problem.objective(x))
     return total / n_steps, x, state
 
 
@@ -146,14 +162,18 @@ def _imitation_truncation(
     return loss, x, state, teacher_state
 
 
-def validation_loss(net, family, layout, data, n_steps, seed):
-    """Mean objective over ``n_steps`` steps of the rule on ``data``, no tricks."""
+def validation_loss(net, family, layout, data, n_steps, seed, log=False):
+    """The meta-loss of ``n_steps`` steps of the rule on ``data``, no tricks:
+    the mean objective over the steps, or with ``log`` the mean over the steps
+    of the log of the mean objective."""
     generator = torch.Generator(device=data.device)
     generator.manual_seed(seed)
     x0 = family.initial_point(data, generator).to(data.dtype)
     _, values = run(
         learned_rule(net, layout), lambda x: family.objective(x, data), x0, n_steps
     )
+    if log:
+        return float(torch.log(values[1:].mean(dim=1)).mean())
     return float(values[1:].mean())
 
 
@@ -228,7 +248,9 @@ def meta_train(
 
     def validate(stage):
         n_steps = recipe.validation_length(stage)
-        return validation_loss(net, family, layout, val_data, n_steps, val_seed)
+        return validation_loss(
+            net, family, layout, val_data, n_steps, val_seed, recipe.log_loss
+        )
 
     stage = 0
     best_loss = validate(stage)
@@ -260,7 +282,13 @@ def meta_train(
                 )
             else:
                 loss, x, state = _objective_truncation(
-                    rule, problem, x, state, n_steps, recipe.checkpointing
+                    rule,
+                    problem,
+                    x,
+                    state,
+                    n_steps,
+                    recipe.checkpointing,
+                    recipe.log_loss,
                 )
             if not torch.isfinite(loss):
                 diverged = True

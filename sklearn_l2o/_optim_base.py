@@ -239,7 +239,8 @@ class OptimizerEstimator(
 ):
     """Base class of the optimizer estimators (not public).
 
-    Subclasses implement ``_make_rule(layout, device, dtype)`` and may
+    Subclasses implement ``_make_rule(layout, device, dtype, family)`` (the
+    family being run; None for an arbitrary function) and may
     implement ``_learn(X, rng)``, called by ``fit`` once the data are checked.
     Instances are the rows of ``X``; the problem family (``family``, or
     :class:`~sklearn_l2o.problems.QuadraticProblems` by default) says what a
@@ -255,7 +256,7 @@ class OptimizerEstimator(
     }
 
     # ----------------------------------------------------------------- hooks
-    def _make_rule(self, layout, device, dtype):  # pragma: no cover - abstract
+    def _make_rule(self, layout, device, dtype, family=None):  # pragma: no cover
         raise NotImplementedError
 
     def _learn(self, X, rng):
@@ -330,7 +331,7 @@ class OptimizerEstimator(
         dtype = resolve_dtype(self.dtype)
         data = torch.tensor(X, dtype=dtype, device=self.device_)
         layout = self._layout(self.device_, family, family.n_variables(X.shape[1]))
-        rule = self._make_rule(layout, self.device_, dtype)
+        rule = self._make_rule(layout, self.device_, dtype, family)
         generator = torch.Generator(device=self.device_)
         generator.manual_seed(self._start_seed)
         iterates, curves = [], []

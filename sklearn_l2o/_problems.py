@@ -65,6 +65,16 @@ class ProblemFamily:
         """Reference optimum f* per instance (numpy, shape (Q,)), or None."""
         return None
 
+    def proximal_term(self):
+        """The non-smooth part h of an objective f + h, or None (the default).
+
+        Families that return an object with ``gradient(x)`` (the gradient
+        autograd assigns to h at x) and ``prox(z, step)`` (the proximal
+        operator of ``step * h``) can be trained on by
+        ``LearnedOptimizer(architecture="proximal")``; see :class:`L1Term`.
+        """
+        return None
+
     def variable_groups(self, n_variables):
         """Tensor index of each variable (int array of shape (n_variables,)).
 
@@ -76,6 +86,40 @@ class ProblemFamily:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+class L1Term:
+    """The non-smooth term h(x) = alpha ||x||_1 of a composite objective.
+
+    Parameters
+    ----------
+    alpha : float
+        Weight of the l1 norm.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_l2o.problems import L1Term
+    >>> term = L1Term(alpha=0.5)
+    >>> term.prox(torch.tensor([[2.0, -0.2, -1.0]]), 1.0)
+    tensor([[ 1.5000,  0.0000, -0.5000]])
+    >>> term.gradient(torch.tensor([[2.0, 0.0, -1.0]]))
+    tensor([[ 0.5000,  0.0000, -0.5000]])
+    """
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def gradient(self, x):
+        """alpha sign(x): what autograd returns for alpha |x| (0 at 0)."""
+        return self.alpha * torch.sign(x)
+
+    def prox(self, z, step):
+        """Soft thresholding of ``z`` at ``alpha * step`` (step may be a tensor)."""
+        return torch.sign(z) * torch.clamp(z.abs() - self.alpha * step, min=0)
+
+    def __repr__(self):
+        return f"L1Term(alpha={self.alpha})"
 
 
 class LassoProblems(ProblemFamily):
@@ -144,6 +188,10 @@ class LassoProblems(ProblemFamily):
             x = solver.fit(data[:1]).predict(data)
         residual = x @ A.T - data
         return 0.5 * np.sum(residual**2, axis=1) + self.alpha * np.abs(x).sum(axis=1)
+
+    def proximal_term(self):
+        """The l1 term alpha ||x||_1 (the smooth part is the squared residual)."""
+        return L1Term(self.alpha)
 
     def __repr__(self):
         shape = np.asarray(self.dictionary).shape

@@ -5,11 +5,12 @@ One instance of a family is one row of a 2-D array; see
 """
 
 from ._nettrain import ConvNetTrainingProblems, MLPTrainingProblems
-from ._problems import LassoProblems, ProblemFamily, QuadraticProblems
+from ._problems import L1Term, LassoProblems, ProblemFamily, QuadraticProblems
 from ._rastrigin import RastriginProblems
 
 __all__ = [
     "ConvNetTrainingProblems",
+    "L1Term",
     "LassoProblems",
     "MLPTrainingProblems",
     "ProblemFamily",

@@ -11,7 +11,16 @@ from sklearn_l2o import AnalyticOptimizer, LearnedOptimizer
 from sklearn_l2o._learned_rules import ARCHITECTURES, learned_rule, log_and_sign
 from sklearn_l2o._meta_engine import MetaRecipe, _TrainingProblem
 from sklearn_l2o._optim_base import Layout
-from sklearn_l2o.problems import LassoProblems, QuadraticProblems
+from sklearn_l2o.problems import (
+    L1Term,
+    LassoProblems,
+    ProblemFamily,
+    QuadraticProblems,
+)
+
+#: the rules that need nothing but gradients (the proximal one also needs the
+#: objective's non-smooth term)
+GRADIENT_RULES = sorted(a for a in ARCHITECTURES if a != "proximal")
 
 FAST = dict(
     n_steps=20,
@@ -90,7 +99,7 @@ def test_every_architecture_learns_lasso(architecture):
     assert final_objective(learned, test) < 0.5 * start
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", GRADIENT_RULES)
 def test_rules_are_coordinatewise(architecture):
     # any number of variables, and permuting the coordinates of an instance
     # permutes its steps (weights are shared by all coordinates)
@@ -308,7 +317,7 @@ def test_bad_input_is_a_value_error(quadratics):
         LearnedOptimizer().minimize(lambda x: x.sum(), torch.zeros(2))
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", GRADIENT_RULES)
 def test_runs_on_every_device(quadratics, device, architecture):
     train, test = quadratics
     opt = LearnedOptimizer(
@@ -423,3 +432,115 @@ def test_log_and_sign_k_reaches_the_lstm_rule(quadratics):
 def test_log_sign_k_must_be_positive(quadratics, k):
     with pytest.raises(ValueError, match="log_sign_k"):
         LearnedOptimizer(log_sign_k=k, max_episodes=0).fit(quadratics[0][:8])
+
+
+# ------------------------------------------------------------------ proximal
+@pytest.fixture(scope="module")
+def lasso_task():
+    from sklearn_l2o.datasets import make_lasso_problems
+
+    train = make_lasso_problems(160, n_features=5, n_components=10, random_state=0)
+    test = make_lasso_problems(40, dictionary=train.dictionary, random_state=1)
+    return train, test
+
+
+def test_untrained_proximal_rule_is_proximal_heavy_ball(lasso_task):
+    train, test = lasso_task
+    family, A, alpha = train.family, train.dictionary, train.family.alpha
+    eta = 0.2
+    opt = LearnedOptimizer(
+        family,
+        architecture="proximal",
+        step_scale=eta,
+        max_episodes=0,
+        n_steps=3,
+        dtype="float64",
+        device="cpu",
+        random_state=0,
+    ).fit(train.data)
+    b = test.data
+
+    def soft(z, t):
+        return np.sign(z) * np.maximum(np.abs(z) - t, 0)
+
+    # untrained: step eta and momentum 1/2 for every coordinate
+    x_prev = x = np.zeros((b.shape[0], A.shape[1]))
+    for _ in range(3):
+        grad = (x @ A.T - b) @ A
+        x_prev, x = x, soft(x - eta * grad + 0.5 * (x - x_prev), alpha * eta)
+    np.testing.assert_allclose(opt.transform(b), x, atol=1e-12)
+    assert np.any(x == 0)
+
+
+def test_proximal_rule_learns_lasso_with_exact_zeros(lasso_task):
+    train, test = lasso_task
+    params = dict(
+        FAST, family=train.family, architecture="proximal", n_steps=40, device="cpu"
+    )
+    untrained = LearnedOptimizer(max_episodes=0, **params).fit(train.data)
+    learned = LearnedOptimizer(max_episodes=16, **params).fit(train.data)
+    assert learned.score(test.data) > untrained.score(test.data)
+    # soft thresholding puts most of the codes' zeros exactly at zero; a
+    # gradient-only rule never lands on one
+    assert np.mean(learned.transform(test.data) == 0) > 0.3
+    rnnprop = LearnedOptimizer(**dict(params, architecture="rnnprop", max_episodes=0))
+    assert np.mean(rnnprop.fit(train.data).transform(test.data) == 0) == 0
+    clone = pickle.loads(pickle.dumps(learned))
+    np.testing.assert_array_equal(
+        clone.transform(test.data), learned.transform(test.data)
+    )
+
+
+def test_proximal_rule_needs_a_proximal_term(quadratics, lasso_task):
+    train, _ = lasso_task
+    with pytest.raises(ValueError, match="proximal_term"):
+        LearnedOptimizer(architecture="proximal", device="cpu").fit(quadratics[0])
+    opt = LearnedOptimizer(
+        train.family, architecture="proximal", max_episodes=0, device="cpu"
+    ).fit(train.data)
+    with pytest.raises(ValueError, match="arbitrary function"):
+        opt.minimize(lambda x: (x**2).sum(), torch.zeros(3), n_steps=2)
+    x = torch.zeros(3, requires_grad=True)
+    optimizer = opt.as_torch_optimizer([x])
+    (x - 1.0).pow(2).sum().backward()
+    with pytest.raises(ValueError, match="arbitrary function"):
+        optimizer.step()
+    for trick in ("random_scaling", "convex_term"):
+        with pytest.raises(ValueError, match=trick):
+            LearnedOptimizer(
+                train.family, architecture="proximal", device="cpu", **{trick: 1.0}
+            ).fit(train.data)
+
+
+def test_l1_term_matches_autograd_and_soft_thresholding():
+    term = L1Term(alpha=0.3)
+    x = torch.tensor([[1.5, 0.0, -2.0, 0.1]], requires_grad=True)
+    (0.3 * x.abs().sum()).backward()
+    torch.testing.assert_close(term.gradient(x.detach()), x.grad)
+    z = torch.tensor([[1.0, 0.2, -0.5]])
+    torch.testing.assert_close(
+        term.prox(z, torch.tensor([[1.0, 1.0, 2.0]])), torch.tensor([[0.7, 0.0, 0.0]])
+    )
+
+
+class _Negative(ProblemFamily):
+    def n_variables(self, n_data_columns):
+        return n_data_columns
+
+    def objective(self, x, data):
+        return torch.sum((x - data) ** 2, dim=1) - 10.0
+
+
+def test_log_meta_loss(quadratics):
+    train, _ = quadratics
+    params = dict(FAST, max_episodes=4, device="cpu")
+    mean = LearnedOptimizer(**params).fit(train)
+    log = LearnedOptimizer(meta_loss="log", **params).fit(train)
+    # same seed, same start: the log loss trains differently and validates
+    # on the log scale (a log of a mean objective well below 1 is negative)
+    assert log.best_validation_loss_ == pytest.approx(
+        np.log(log.objective_curve(train[:20])[1:].mean(axis=1)).mean(), abs=1.0
+    )
+    assert not np.allclose(log.transform(train), mean.transform(train))
+    with pytest.raises(ValueError, match="positive objective"):
+        LearnedOptimizer(_Negative(), meta_loss="log", **params).fit(train)
