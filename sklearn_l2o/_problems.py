@@ -89,7 +89,7 @@ class ProblemFamily:
 
 
 class L1Term:
-    """The non-smooth term h(x) = alpha ||x||_1 of a composite objective.
+    """The non-smooth term ``h(x) = alpha ||x||_1`` of a composite objective.
 
     Parameters
     ----------
@@ -111,7 +111,7 @@ class L1Term:
         self.alpha = alpha
 
     def gradient(self, x):
-        """alpha sign(x): what autograd returns for alpha |x| (0 at 0)."""
+        """``alpha sign(x)``: the gradient autograd gives ``alpha |x|`` (0 at 0)."""
         return self.alpha * torch.sign(x)
 
     def prox(self, z, step):
@@ -190,7 +190,7 @@ class LassoProblems(ProblemFamily):
         return 0.5 * np.sum(residual**2, axis=1) + self.alpha * np.abs(x).sum(axis=1)
 
     def proximal_term(self):
-        """The l1 term alpha ||x||_1 (the smooth part is the squared residual)."""
+        """The l1 term ``alpha ||x||_1`` (the smooth part: the squared residual)."""
         return L1Term(self.alpha)
 
     def __repr__(self):
