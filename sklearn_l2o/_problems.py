@@ -18,6 +18,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from ._classic import FISTA
+from ._torch import soft_threshold
 from ._validation import check_dictionary
 
 
@@ -116,7 +117,7 @@ class L1Term:
 
     def prox(self, z, step):
         """Soft thresholding of ``z`` at ``alpha * step`` (step may be a tensor)."""
-        return torch.sign(z) * torch.clamp(z.abs() - self.alpha * step, min=0)
+        return soft_threshold(z, self.alpha * step)
 
     def __repr__(self):
         return f"L1Term(alpha={self.alpha})"

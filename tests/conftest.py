@@ -21,3 +21,25 @@ def small_problem():
         3000, n_components=64, n_features=32, sparsity=0.1, random_state=0
     )
     return B[:2500], X[:2500], B[2500:], X[2500:], A
+
+
+@pytest.fixture(scope="session")
+def coherent_untrained():
+    """``curve(solver)``: the test NMSE (dB) after each layer of ``solver``'s
+    untrained 16-layer net on the shipped coherent dictionary; ``A`` too."""
+    from sklearn_l2o.datasets import load_sparse_recovery
+    from sklearn_l2o.metrics import nmse_db
+
+    data = load_sparse_recovery("coherent", n_train=10, n_test=200, random_state=0)
+    A = data.dictionary
+
+    def curve(solver):
+        net = solver(dictionary=A, n_layers=16)._build_net(
+            A, None, None, torch.device("cpu"), torch.float64
+        )
+        with torch.no_grad():
+            layers = [x.numpy() for x in net.iterates(torch.tensor(data.B_test))]
+        return [nmse_db(data.X_test, x) for x in layers]
+
+    curve.A = A
+    return curve

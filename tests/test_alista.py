@@ -315,21 +315,14 @@ def test_engine_records_cuda_graph_use(small_problem, device):
     assert used == {device == "cuda"}
 
 
-def test_untrained_iteration_is_stable_on_a_coherent_dictionary():
+def test_untrained_iteration_is_stable_on_a_coherent_dictionary(coherent_untrained):
     # the shipped coherent dictionary has lambda_max(W^T A) = 8.6: steps of 1
     # (the papers' start) make the untrained layers blow up, and training
     # cannot bring back layers whose output is astronomically wrong
     from sklearn_l2o._alista import analytic_weight, stable_step
-    from sklearn_l2o.datasets import load_sparse_recovery
 
-    data = load_sparse_recovery("coherent", n_train=10, n_test=200, random_state=0)
-    A = data.dictionary
+    A = coherent_untrained.A
     assert stable_step(analytic_weight(A), A) < 0.3
-    net = ALISTA(dictionary=A, n_layers=16)._build_net(
-        A, None, None, torch.device("cpu"), torch.float64
-    )
-    with torch.no_grad():
-        layers = [x.numpy() for x in net.iterates(torch.tensor(data.B_test))]
-    curve = [nmse_db(data.X_test, x) for x in layers]
+    curve = coherent_untrained(ALISTA)
     assert max(curve) < 0.0, curve  # never worse than predicting zeros
     assert curve[-1] < curve[0] - 1.0, curve  # and it makes progress

@@ -307,23 +307,15 @@ def test_estimated_dictionary_and_float64(solver, small_problem):
     assert nmse_db(X_test, model.predict(B_test)) < -3
 
 
-def test_untrained_lamp_is_stable_on_a_coherent_dictionary():
+def test_untrained_lamp_is_stable_on_a_coherent_dictionary(coherent_untrained):
     # the shipped coherent dictionary has ||A||_2^2 = 48.7: AMP's step of 1
     # makes the untrained layers grow by about 30 dB each, and the stage-wise
     # training did not bring such layers back (test NMSE +231.6 dB at 16
     # layers in the stop-10 benchmark)
     from sklearn_l2o._lamp import amp_step
-    from sklearn_l2o.datasets import load_sparse_recovery
 
-    data = load_sparse_recovery("coherent", n_train=10, n_test=200, random_state=0)
-    A = data.dictionary
-    assert amp_step(A) < 0.2
-    net = LAMP(dictionary=A, n_layers=16)._build_net(
-        A, None, None, torch.device("cpu"), torch.float64
-    )
-    with torch.no_grad():
-        layers = [x.numpy() for x in net.iterates(torch.tensor(data.B_test))]
-    curve = [nmse_db(data.X_test, x) for x in layers]
+    assert amp_step(coherent_untrained.A) < 0.2
+    curve = coherent_untrained(LAMP)
     assert max(curve) < 0.0, curve  # never worse than predicting zeros
 
 
