@@ -188,5 +188,8 @@ def test_quick_run_of_every_sparse_method(tmp_path, capsys):
     assert set(methods) >= {"HyperLISTA", "LISTACPSS", "GLISTA", "Lasso"}
     assert "max_steps_per_stage" not in methods["HyperLISTA"]["params"]
     assert methods["LISTA"]["params"]["max_steps_per_stage"] == 40
+    # a variant runs its class with its own option
+    assert methods["LAMP-bg"]["params"]["shrinkage"] == "bg"
+    assert "shrinkage" not in methods["LAMP"]["params"]
     for name, result in methods.items():
         assert all(math.isfinite(v) for v in result["nmse_db"]), name

@@ -58,6 +58,7 @@ ESTIMATORS = [
     # matrix product of 1 row and of 20 rounds differently), above the check's
     # 1e-7 tolerance; in float64 the rows are as independent, and agree
     LAMP(**FAST_UNROLLED, dtype="float64"),
+    LAMP(**FAST_UNROLLED, dtype="float64", shrinkage="bg"),
     LFISTA(**FAST_UNROLLED),
     GLISTA(**FAST_UNROLLED),
     LearnedOptimizer(**FAST_LEARNED),

@@ -146,6 +146,9 @@ UNROLLED = [
     "LFISTA",
     "GLISTA",
 ]
+#: solvers run with a non-default option, under their own name: LAMP with
+#: the Bernoulli-Gaussian shrinkage of the LAMP paper (LAMP-bg)
+VARIANTS = {"LAMP-bg": ("LAMP", {"shrinkage": "bg"})}
 #: what the main job runs when no method is named
 DEFAULT_METHODS = ["ISTA", "FISTA", "Lasso", "ALISTA"]
 #: the survey's Figure 5
@@ -165,6 +168,10 @@ def method_registry():
         cls = getattr(sklearn_l2o, name, None)
         if cls is not None:
             registry[name] = _run_unrolled(cls)
+    for name, (cls_name, extra) in VARIANTS.items():
+        cls = getattr(sklearn_l2o, cls_name, None)
+        if cls is not None:
+            registry[name] = _run_unrolled(cls, **extra)
     return registry
 
 
