@@ -210,6 +210,16 @@ class LAMP(UnrolledRegressor):
     (3, 64, 32)
     >>> bool(nmse_db(X[1000:], model.predict(B[1000:])) < -5)
     True
+
+    The Bernoulli-Gaussian shrinkage reads its prior off the training codes:
+
+    >>> bg = LAMP(dictionary=A, n_layers=3, shrinkage="bg",
+    ...           max_steps_per_stage=60, refinement_steps=0, device="cpu",
+    ...           random_state=0).fit(B[:1000], X[:1000])
+    >>> bg.shrinkage_parameters_.shape
+    (3, 3)
+    >>> bool(nmse_db(X[1000:], bg.predict(B[1000:])) < -5)
+    True
     """
 
     _parameter_constraints = {
