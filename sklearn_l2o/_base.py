@@ -389,6 +389,7 @@ class UnrolledRegressor(
                     "stages, but refinement_steps=0 leaves nothing to train."
                 )
             check_widths(B, X2, self.dictionary_)
+            self._check_warm_start()
             net = self.module_.to(device)
             A = self.dictionary_
         else:
@@ -500,6 +501,9 @@ class UnrolledRegressor(
 
     def _export_parameters(self):
         """Copy learned per-layer quantities to numpy fitted attributes."""
+
+    def _check_warm_start(self):
+        """Raise if the parameters no longer fit the trained net (warm start)."""
 
     # --------------------------------------------------------------- predict
     def _validated_tensor(self, B):

@@ -243,9 +243,20 @@ class LAMP(UnrolledRegressor):
             theta = bernoulli_gauss_start(X)
         return LAMPNet(A, self.n_layers, W, theta, dtype, device, self.shrinkage)
 
+    def _check_warm_start(self):
+        if self.module_.shrinkage != self.shrinkage:
+            raise ValueError(
+                f"warm_start=True continues the trained net, whose shrinkage is "
+                f"{self.module_.shrinkage!r}, not {self.shrinkage!r}; refit "
+                "with warm_start=False to change it."
+            )
+
     def _export_parameters(self):
         self.weights_ = self.module_.W.detach().cpu().double().numpy()
         theta = self.module_.theta.detach().cpu().double().numpy()
+        # a refit with the other shrinkage leaves no stale attribute behind
+        for name in ("thresholds_", "shrinkage_parameters_"):
+            self.__dict__.pop(name, None)
         if self.shrinkage == "soft":
             self.thresholds_ = theta
         else:

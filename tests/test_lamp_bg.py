@@ -150,3 +150,24 @@ def test_bad_input(small_problem, params, y, match):
     with pytest.raises(ValueError, match=match):
         model.fit(B[:100], y)
     assert not hasattr(model, "module_")
+
+
+def test_refit_with_the_other_shrinkage_replaces_the_attributes(small_problem):
+    B, X, _, _, A = small_problem
+    model = LAMP(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
+    model.fit(B[:300], X[:300])
+    assert model.thresholds_.shape == (2,)
+    model.set_params(shrinkage="bg").fit(B[:300], X[:300])
+    assert model.shrinkage_parameters_.shape == (2, 3)
+    assert not hasattr(model, "thresholds_")
+
+
+def test_warm_start_cannot_change_the_shrinkage(small_problem):
+    B, X, B_test, _, A = small_problem
+    model = LAMP(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
+    model.fit(B[:300], X[:300])
+    before = model.predict(B_test)
+    model.set_params(shrinkage="bg", warm_start=True)
+    with pytest.raises(ValueError, match="shrinkage"):
+        model.fit(B[:300], X[:300])
+    np.testing.assert_array_equal(model.predict(B_test), before)
