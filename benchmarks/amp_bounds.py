@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from sklearn_l2o import LAMP
+from sklearn_l2o._lamp import bernoulli_gauss_shrink
 from sklearn_l2o.datasets import load_sparse_recovery
 from sklearn_l2o.metrics import nmse_db
 
@@ -46,16 +47,17 @@ def state_evolution_nmse_db(share, signal_var, ratio, noise_var, seed=0):
     x = (rng.random(draws) < share) * rng.normal(0.0, math.sqrt(signal_var), draws)
     z = rng.standard_normal(draws)
 
+    x_t = torch.from_numpy(x)
+    z_t = torch.from_numpy(z)
+    logit = torch.tensor(math.log(share / (1 - share)), dtype=torch.float64)
+    variance = torch.tensor(signal_var, dtype=torch.float64)
+
     def mmse(tau2):
-        r = x + math.sqrt(tau2) * z
-        total = signal_var + tau2
-        logit = (
-            math.log(share / (1 - share))
-            + 0.5 * math.log(tau2 / total)
-            + 0.5 * r * r * signal_var / (tau2 * total)
+        noise_var = torch.tensor(tau2, dtype=torch.float64)
+        estimate, _ = bernoulli_gauss_shrink(
+            x_t + math.sqrt(tau2) * z_t, noise_var, logit, variance
         )
-        active = 0.5 * (1 + np.tanh(0.5 * logit))  # a sigmoid without overflow
-        return float(np.mean((active * r * signal_var / total - x) ** 2))
+        return float(torch.mean((estimate - x_t) ** 2))
 
     tau2 = noise_var + ratio * share * signal_var
     for _ in range(2000):
