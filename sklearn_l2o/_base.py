@@ -77,6 +77,7 @@ TRAINING_PARAMETERS = {
     "validation_interval": 50,
     "layer_decay": 0.3,
     "stage_factors": (1.0, 0.2, 0.02),
+    "plateau_decays": 0,
     "refinement_steps": 2000,
     "refinement_patience": 500,
     "dtype": "float32",
@@ -123,6 +124,12 @@ _TRAINING_DOCS = {
     "stage_factors": (
         'tuple of 3 floats\n        Learning-rate factors of stages "a", "b", "c".'
     ),
+    "plateau_decays": (
+        "int\n        How many times a stage that stops improving (``patience`` "
+        "steps without a better validation score) goes back to its best "
+        "parameters and carries on with its steps divided by 10, before it "
+        "ends. 0 ends it at the first plateau."
+    ),
     "refinement_steps": (
         'int\n        Step budget of each of two final stages ("b" then '
         '"c") that train all layers end to end at one rate (no layer decay), '
@@ -154,8 +161,10 @@ _COMMON_ATTRIBUTES = """module_ : torch.nn.Module
     dictionary_ : ndarray of shape (n_features, n_components)
         The dictionary used (given, or estimated by least squares).
     history_ : list of dict
-        One record per training stage: layer, stage, steps, best validation
-        NMSE in dB (``val_score``), seconds, whether the step ran as a CUDA graph.
+        One record per training stage: layer, stage, steps, the step of the
+        best validation score (``best_step``) and that score (``val_score``,
+        NMSE in dB), the plateau decays it used, seconds, whether the step ran
+        as a CUDA graph.
     validation_nmse_db_ : ndarray of shape (n_layers,)
         Validation NMSE (dB) after each layer, once trained.
     n_iter_ : int
@@ -289,6 +298,7 @@ class UnrolledRegressor(
         "validation_interval": [Interval(numbers.Integral, 1, None, closed="left")],
         "layer_decay": [Interval(numbers.Real, 0, 1, closed="both")],
         "stage_factors": [tuple, list],
+        "plateau_decays": [Interval(numbers.Integral, 0, None, closed="left")],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
         "device": [str],
@@ -325,6 +335,7 @@ class UnrolledRegressor(
             max_steps=int(self.max_steps_per_stage),
             patience=int(self.patience),
             validation_interval=int(self.validation_interval),
+            plateau_decays=int(self.plateau_decays),
         )
 
     def _resolve_dictionary(self, B, X):

@@ -6,7 +6,11 @@ layers 1..t at smaller learning rates, older layers more slowly. A net that
 sets ``reuse_previous_layer`` has each new layer start as a copy of the
 trained layer before it when that validates better than its own start. Each stage
 stops when the validation score has not improved for ``patience`` steps or at
-its step budget, and ends with the best parameters it saw restored.
+its step budget, and ends with the best parameters it saw restored. With
+``plateau_decays`` a stage that stops improving first goes back to its best
+parameters and carries on with steps ten times smaller (at most that many
+times): deep layers, whose error is already small, often need finer steps than
+the ones the first layers were trained with.
 
 Batches are drawn on the training device from tensors that already live there.
 On CUDA one training step (gather, forward, backward, Adam) is captured once per
@@ -36,6 +40,8 @@ class Recipe:
     max_steps: int = 2000
     patience: int = 500
     validation_interval: int = 50
+    plateau_decays: int = 0
+    plateau_factor: float = 0.1
 
 
 class LayerwiseAdam:
@@ -56,6 +62,16 @@ class LayerwiseAdam:
         self.exp_avg = [torch.zeros_like(p) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
         self.count = torch.zeros((), device=params[0].device, dtype=params[0].dtype)
+
+    @torch.no_grad()
+    def restart(self, factor):
+        """Forget the moment estimates and scale every step size by ``factor``
+        (in place, so that a captured CUDA graph sees the change)."""
+        for avg, avg_sq, size in zip(self.exp_avg, self.exp_avg_sq, self.step_sizes):
+            avg.zero_()
+            avg_sq.zero_()
+            size.mul_(factor)
+        self.count.zero_()
 
     @torch.no_grad()
     def step(self, grads):
@@ -285,9 +301,20 @@ def _run_stage(
         best_score = _start_from_previous_layer(net, depth, best_score, validate)
     best_params = [p.detach().clone() for p in params]
     best_step, steps, diverged = 0, 0, False
+    # a plateau restarts the patience clock: from the best parameters, with
+    # smaller steps, as long as decays are left
+    decays, clock = 0, 0
     interval = recipe.validation_interval
     runner = None
-    while steps < recipe.max_steps and steps - best_step < recipe.patience:
+    while steps < recipe.max_steps:
+        if steps - max(best_step, clock) >= recipe.patience:
+            if decays == recipe.plateau_decays:
+                break
+            decays, clock = decays + 1, steps
+            with torch.no_grad():
+                for saved, param in zip(best_params, params):
+                    param.copy_(saved)
+            optimizer.restart(recipe.plateau_factor)
         chunk = min(interval, recipe.max_steps - steps)
         idx = torch.randint(
             n_train, (chunk, recipe.batch_size), generator=generator, device=B.device
@@ -326,5 +353,6 @@ def _run_stage(
         "val_score": best_score,
         "seconds": time.perf_counter() - start,
         "diverged": diverged,
+        "plateau_decays": decays,
         "cuda_graph": isinstance(runner, _GraphedStep) and runner.graph is not None,
     }

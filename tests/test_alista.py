@@ -209,6 +209,34 @@ def test_divergence_restores_last_good_parameters(small_problem):
     assert np.all(np.isfinite(model.thresholds_))
 
 
+def test_plateau_decays_rescue_a_too_large_step(small_problem, device):
+    B, X, _, _, A = small_problem
+    options = dict(
+        dictionary=A,
+        device=device,
+        n_layers=1,
+        learning_rate=10.0,  # every step of this size makes the layer worse
+        stage_factors=(1.0, 1.0, 1.0),
+        max_steps_per_stage=150,
+        patience=50,
+        validation_interval=25,
+        refinement_steps=0,
+        random_state=0,
+    )
+    stuck = ALISTA(**options).fit(B, X)
+    first = stuck.history_[0]
+    # without decays the stage gives up at its first plateau, at its start
+    assert (first["best_step"], first["steps"], first["plateau_decays"]) == (0, 50, 0)
+
+    rescued = ALISTA(plateau_decays=2, **options).fit(B, X)
+    first = rescued.history_[0]
+    assert first["plateau_decays"] >= 1
+    assert first["best_step"] > 50 and first["steps"] <= 150
+    # steps of 1.0 / 0.1 find what steps of 10 could not
+    assert first["val_score"] < stuck.history_[0]["val_score"] - 2.0
+    assert rescued.validation_nmse_db_[-1] < stuck.validation_nmse_db_[-1] - 2.0
+
+
 def test_estimated_dictionary(small_problem):
     B, X, B_test, X_test, A = small_problem
     model = ALISTA(device="cpu", **FAST).fit(B, X)
@@ -299,6 +327,8 @@ def test_bad_parameters(small_problem):
         ALISTA(dictionary=A, n_layers=0).fit(B, X)
     with pytest.raises(ValueError, match="stage_factors"):
         ALISTA(dictionary=A, stage_factors=(1.0, 0.2), device="cpu").fit(B, X)
+    with pytest.raises(ValueError, match="plateau_decays"):
+        ALISTA(dictionary=A, plateau_decays=-1, device="cpu").fit(B, X)
     with pytest.raises(ValueError, match="device"):
         ALISTA(dictionary=A, device="tpu").fit(B, X)
     model = ALISTA(dictionary=A, device="cpu", **dict(FAST, n_layers=1)).fit(B, X)
