@@ -50,6 +50,7 @@ class ALISTANet(UnrolledNet):
     """x <- eta_ss( x - gamma_k W^T (A x - b) ; theta_k, p_k ), W fixed."""
 
     layered = ("gamma", "theta")
+    threshold = "theta"
 
     def __init__(self, A, W, n_layers, n_selected, gamma, theta, dtype, device):
         super().__init__(n_layers, A.shape[1])

@@ -78,6 +78,7 @@ TRAINING_PARAMETERS = {
     "layer_decay": 0.3,
     "stage_factors": (1.0, 0.2, 0.02),
     "plateau_decays": 0,
+    "threshold_search": False,
     "refinement_steps": 2000,
     "refinement_patience": 500,
     "dtype": "float32",
@@ -129,6 +130,11 @@ _TRAINING_DOCS = {
         "steps without a better validation score) goes back to its best "
         "parameters and carries on with its steps divided by 10, before it "
         "ends. 0 ends it at the first plateau."
+    ),
+    "threshold_search": (
+        "bool\n        Start each new layer's threshold at the value among its "
+        "initial one times 1, 1/2, ..., 1/1024 that validates best (solvers "
+        "without a soft threshold ignore it)."
     ),
     "refinement_steps": (
         'int\n        Step budget of each of two final stages ("b" then '
@@ -299,6 +305,7 @@ class UnrolledRegressor(
         "layer_decay": [Interval(numbers.Real, 0, 1, closed="both")],
         "stage_factors": [tuple, list],
         "plateau_decays": [Interval(numbers.Integral, 0, None, closed="left")],
+        "threshold_search": ["boolean"],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
         "device": [str],
@@ -336,6 +343,7 @@ class UnrolledRegressor(
             patience=int(self.patience),
             validation_interval=int(self.validation_interval),
             plateau_decays=int(self.plateau_decays),
+            threshold_search=bool(self.threshold_search),
         )
 
     def _resolve_dictionary(self, B, X):

@@ -42,6 +42,7 @@ class Recipe:
     validation_interval: int = 50
     plateau_decays: int = 0
     plateau_factor: float = 0.1
+    threshold_search: bool = False
 
 
 class LayerwiseAdam:
@@ -278,6 +279,32 @@ def _start_from_previous_layer(net, depth, fresh_score, validate):
     return fresh_score
 
 
+#: the starting thresholds a new layer tries: its own start times these
+_THRESHOLD_FACTORS = tuple(2.0**-k for k in range(1, 11))
+
+
+@torch.no_grad()
+def _search_threshold(net, depth, start_score, validate):
+    """Start layer ``depth``'s threshold at the value, among its start times
+    1, 1/2, ..., 1/1024, that validates best; return that score.
+
+    A threshold gets no gradient from the entries it zeroes, so once every
+    entry above it passes a support selection, training cannot lower it and
+    the small entries below it stay lost; deep layers, whose error is small,
+    need much lower thresholds than the first ones.
+    """
+    param = getattr(net, net.threshold)
+    start = param[depth - 1].clone()
+    best_score, best = start_score, start
+    for factor in _THRESHOLD_FACTORS:
+        param[depth - 1] = start * factor
+        score = validate(depth)
+        if score < best_score:
+            best_score, best = score, param[depth - 1].clone()
+    param[depth - 1] = best
+    return best_score
+
+
 def _run_stage(
     net, B, X, n_train, validate, loss_fn, recipe, generator, depth, stage, graphs
 ):
@@ -299,6 +326,8 @@ def _run_stage(
     best_score = validate(depth)
     if stage == "a" and depth > 1 and net.reuse_previous_layer:
         best_score = _start_from_previous_layer(net, depth, best_score, validate)
+    if stage == "a" and recipe.threshold_search and net.threshold is not None:
+        best_score = _search_threshold(net, depth, best_score, validate)
     best_params = [p.detach().clone() for p in params]
     best_step, steps, diverged = 0, 0, False
     # a plateau restarts the patience clock: from the best parameters, with

@@ -36,6 +36,7 @@ class GLISTANet(UnrolledNet):
     """LISTA-CP with support selection, a gain gate and an overshoot gate."""
 
     layered = ("W", "theta", "gain_scale", "gain_sharpness", "overshoot")
+    threshold = "theta"
 
     def __init__(self, A, n_layers, n_selected, theta, gain_scale, dtype, device):
         super().__init__(n_layers, A.shape[1])

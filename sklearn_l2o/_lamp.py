@@ -69,6 +69,9 @@ class LAMPNet(UnrolledNet):
         super().__init__(n_layers, A.shape[1])
         self.n_features = A.shape[0]
         self.shrinkage = shrinkage
+        # the soft threshold's theta scales the threshold; the Bernoulli-Gauss
+        # parameters are not thresholds
+        self.threshold = "theta" if shrinkage == "soft" else None
         self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
         W = torch.tensor(W, dtype=dtype, device=device)
         self.W = torch.nn.Parameter(W.expand(n_layers, -1, -1).clone())

@@ -43,6 +43,7 @@ class LFISTANet(UnrolledNet):
     """
 
     layered = ("W_b", "W_x", "W_p", "theta")
+    threshold = "theta"
 
     def __init__(self, A, n_layers, alpha, dtype, device):
         super().__init__(n_layers, A.shape[1])

@@ -53,6 +53,7 @@ class LISTANet(UnrolledNet):
     """x <- eta_ss( W1_k b + W2_k x ; theta_k, p_k ), all untied."""
 
     layered = ("W1", "W2", "theta")
+    threshold = "theta"
 
     def __init__(self, A, weight, n_layers, n_selected, theta, dtype, device):
         super().__init__(n_layers, A.shape[1])
@@ -72,6 +73,7 @@ class LISTACPNet(UnrolledNet):
     """x <- eta_ss( x + W_k^T (b - A x) ; theta_k, p_k ), W_k untied."""
 
     layered = ("W", "theta")
+    threshold = "theta"
 
     def __init__(self, A, weight, n_layers, n_selected, theta, dtype, device):
         super().__init__(n_layers, A.shape[1])
@@ -94,6 +96,7 @@ class TiLISTANet(UnrolledNet):
     # W is deliberately absent: it is shared, so the engine trains it in every
     # stage at the stage's full rate
     layered = ("gamma", "theta")
+    threshold = "theta"
 
     def __init__(self, A, weight, n_layers, n_selected, theta, dtype, device):
         super().__init__(n_layers, A.shape[1])

@@ -28,6 +28,9 @@ class UnrolledNet(nn.Module):
     #: whether the engine may start a new layer as a copy of the trained one
     #: before it, when that validates better than the layer's own start
     reuse_previous_layer = False
+    #: the layered parameter holding each layer's threshold (a positive scale
+    #: that the engine may search over when a layer starts), or None
+    threshold = None
 
     def __init__(self, n_layers, n_components):
         super().__init__()

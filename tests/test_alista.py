@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from sklearn_l2o import ALISTA, FISTA, ALISTARegressor
+from sklearn_l2o import ALISTA, FISTA, LAMP, LISTACP, ALISTARegressor
 from sklearn_l2o._alista import analytic_weight
 from sklearn_l2o.datasets import make_sparse_recovery
 from sklearn_l2o.metrics import nmse_db, nmse_scorer
@@ -237,6 +237,37 @@ def test_plateau_decays_rescue_a_too_large_step(small_problem, device):
     assert rescued.validation_nmse_db_[-1] < stuck.validation_nmse_db_[-1] - 2.0
 
 
+def test_threshold_search_frees_a_layer_whose_threshold_kills_everything(
+    small_problem,
+):
+    B, X, _, _, A = small_problem
+    options = dict(
+        dictionary=A,
+        device="cpu",
+        n_layers=2,
+        init_threshold=5.0,  # above every entry: each layer outputs zeros
+        max_steps_per_stage=50,
+        patience=25,
+        validation_interval=25,
+        refinement_steps=0,
+        random_state=0,
+    )
+    # a zeroed output gives the threshold (and the weights) no gradient
+    stuck = LISTACP(**options).fit(B, X)
+    assert np.all(stuck.thresholds_ == pytest.approx(5.0))
+    assert stuck.validation_nmse_db_[-1] > -0.1
+
+    searched = LISTACP(threshold_search=True, **options).fit(B, X)
+    # each layer started from a threshold among 5 / 2, ..., 5 / 1024
+    assert np.all(searched.thresholds_ < 2.5)
+    assert searched.validation_nmse_db_[-1] < -3.0
+    # solvers without a soft threshold accept the option and ignore it
+    bg = LAMP(
+        shrinkage="bg", threshold_search=True, **dict(options, init_threshold=1.0)
+    )
+    assert bg.fit(B, X).shrinkage_parameters_.shape == (2, 3)
+
+
 def test_estimated_dictionary(small_problem):
     B, X, B_test, X_test, A = small_problem
     model = ALISTA(device="cpu", **FAST).fit(B, X)
@@ -329,6 +360,8 @@ def test_bad_parameters(small_problem):
         ALISTA(dictionary=A, stage_factors=(1.0, 0.2), device="cpu").fit(B, X)
     with pytest.raises(ValueError, match="plateau_decays"):
         ALISTA(dictionary=A, plateau_decays=-1, device="cpu").fit(B, X)
+    with pytest.raises(ValueError, match="threshold_search"):
+        ALISTA(dictionary=A, threshold_search="yes", device="cpu").fit(B, X)
     with pytest.raises(ValueError, match="device"):
         ALISTA(dictionary=A, device="tpu").fit(B, X)
     model = ALISTA(dictionary=A, device="cpu", **dict(FAST, n_layers=1)).fit(B, X)
