@@ -221,9 +221,10 @@ def test_plateau_decays_rescue_a_too_large_step(small_problem, device):
         patience=50,
         validation_interval=25,
         refinement_steps=0,
+        threshold_search=False,
         random_state=0,
     )
-    stuck = ALISTA(**options).fit(B, X)
+    stuck = ALISTA(plateau_decays=0, **options).fit(B, X)
     first = stuck.history_[0]
     # without decays the stage gives up at its first plateau, at its start
     assert (first["best_step"], first["steps"], first["plateau_decays"]) == (0, 50, 0)
@@ -253,11 +254,11 @@ def test_threshold_search_frees_a_layer_whose_threshold_kills_everything(
         random_state=0,
     )
     # a zeroed output gives the threshold (and the weights) no gradient
-    stuck = LISTACP(**options).fit(B, X)
+    stuck = LISTACP(threshold_search=False, **options).fit(B, X)
     assert np.all(stuck.thresholds_ == pytest.approx(5.0))
     assert stuck.validation_nmse_db_[-1] > -0.1
 
-    searched = LISTACP(threshold_search=True, **options).fit(B, X)
+    searched = LISTACP(**options).fit(B, X)  # threshold_search is the default
     # each layer started from a threshold among 5 / 2, ..., 5 / 1024
     assert np.all(searched.thresholds_ < 2.5)
     assert searched.validation_nmse_db_[-1] < -3.0

@@ -191,5 +191,9 @@ def test_quick_run_of_every_sparse_method(tmp_path, capsys):
     # a variant runs its class with its own option
     assert methods["LAMP-bg"]["params"]["shrinkage"] == "bg"
     assert "shrinkage" not in methods["LAMP"]["params"]
+    # the full settings, defaults included, are saved too
+    assert methods["LAMP"]["settings"]["shrinkage"] == "soft"
+    assert methods["LISTA"]["settings"]["max_steps_per_stage"] == 40
+    assert methods["GLISTA"]["settings"]["plateau_decays"] == 2
     for name, result in methods.items():
         assert all(math.isfinite(v) for v in result["nmse_db"]), name

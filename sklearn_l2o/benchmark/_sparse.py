@@ -128,6 +128,11 @@ def _run_unrolled(cls, **extra):
             "device": str(est.device_),
             "train_steps": int(est.n_iter_),
             "params": options,
+            # every setting the fit ran with, defaults included, so that a
+            # result stays readable when a default changes
+            "settings": {
+                k: v for k, v in est.get_params().items() if k != "dictionary"
+            },
         }
 
     return run
