@@ -40,9 +40,9 @@ class Recipe:
     max_steps: int = 2000
     patience: int = 500
     validation_interval: int = 50
-    plateau_decays: int = 2
+    plateau_decays: int = 0
     plateau_factor: float = 0.1
-    threshold_search: bool = True
+    threshold_search: bool = False
 
 
 class LayerwiseAdam:

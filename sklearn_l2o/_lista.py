@@ -147,7 +147,15 @@ _SUPPORT_CONSTRAINTS = {
 # them relatively further. The end-to-end
 # refinement stages gained 0 to 2.4 dB (most for TiLISTA), and doubling them
 # gained nothing, so the shared budgets stay.
-_TRAINING_DEFAULTS = {"learning_rate": 2e-3}
+# plateau_decays / threshold_search, measured on the noiseless 256 x 512
+# setting (stages capped at 300 / 100, one seed, CPU): LISTA -30.3 -> -34.9 dB,
+# LISTA-SS -40.8 -> -48.3, LISTA-CP, LISTA-CPSS, TiLISTA within the spread of
+# earlier runs (benchmarks/results/cpu-2026-11-28)
+_TRAINING_DEFAULTS = {
+    "learning_rate": 2e-3,
+    "plateau_decays": 2,
+    "threshold_search": True,
+}
 
 
 class _LISTAFamily(UnrolledRegressor):
