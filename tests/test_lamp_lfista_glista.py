@@ -11,7 +11,7 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_l2o import FISTA, GLISTA, LAMP, LFISTA
+from sklearn_l2o import ALISTA, FISTA, GLISTA, LAMP, LFISTA, LISTACPSS
 from sklearn_l2o._glista import gain_gate, overshoot_gate
 from sklearn_l2o._lamp import bernoulli_gauss_shrink
 from sklearn_l2o._lfista import fista_momentum
@@ -115,7 +115,7 @@ def test_fista_momentum_follows_the_t_recursion():
 def test_untrained_lfista_reproduces_fista_iterates(small_problem, alpha):
     _, _, B_test, _, A = small_problem
     n_iter = 12
-    model = LFISTA(dictionary=A, alpha=alpha, n_layers=n_iter)
+    model = LFISTA(dictionary=A, init_alpha=alpha, n_layers=n_iter)
     net = model._build_net(A, None, None, torch.device("cpu"), torch.float64)
     with torch.no_grad():
         ours = [x.numpy() for x in net.iterates(torch.tensor(B_test))]
@@ -130,6 +130,34 @@ def test_untrained_lfista_reproduces_fista_iterates(small_problem, alpha):
         np.testing.assert_allclose(a, b, atol=1e-12, err_msg=f"iterate {k + 1}")
     # momentum matters: the iterates differ from plain ISTA after two steps
     assert np.abs(ours[-1] - ours[-2]).max() > 1e-6
+
+
+def test_lfista_default_start_is_fista_at_0_4(small_problem):
+    """The starting l1 weight has its own name: the shared ``alpha`` (the
+    LASSO weight of loss="lasso", 0.005) does not replace it."""
+    _, _, _, _, A = small_problem
+    model = LFISTA(dictionary=A)
+    assert model.init_alpha == 0.4 and model.alpha == 0.005
+    net = model._build_net(A, None, None, torch.device("cpu"), torch.float64)
+    theta = net.theta.detach().numpy()
+    np.testing.assert_allclose(theta, 0.4 / np.linalg.norm(A, 2) ** 2)
+
+
+def test_lfista_analytic_start_is_stable_and_better(small_problem):
+    _, _, B_test, X_test, A = small_problem
+    curves = {}
+    for init in ("ista", "analytic"):
+        net = LFISTA(dictionary=A, n_layers=16, weight_init=init)._build_net(
+            A, None, None, torch.device("cpu"), torch.float64
+        )
+        with torch.no_grad():
+            curves[init] = [
+                nmse_db(X_test, x.numpy()) for x in net.iterates(torch.tensor(B_test))
+            ]
+    # half ALISTA's step keeps FISTA's momentum from growing: the untrained
+    # analytic net improves on its first layer and ends ahead of FISTA's start
+    assert curves["analytic"][-1] < curves["analytic"][0] - 1, curves
+    assert curves["analytic"][-1] < curves["ista"][-1] - 1, curves
 
 
 def test_lfista_layer_uses_the_previous_iterate(fitted_models, small_problem):
@@ -283,14 +311,71 @@ def test_untrained_glista_first_layer_is_lista_cpss(small_problem):
     torch.testing.assert_close(x1, expected)
 
 
+def _untrained_glista(A, **params):
+    return GLISTA(dictionary=A, n_layers=4, **params)._build_net(
+        A, None, None, torch.device("cpu"), torch.float64
+    )
+
+
+def test_glista_without_gain_starts_as_lista_cpss(small_problem):
+    """init_gain=0: no gain, no overshoot; untrained, every layer is LISTA-CPSS's."""
+    _, _, B_test, _, A = small_problem
+    b = torch.tensor(B_test[:50])
+    for init in ("ista", "analytic"):
+        net = _untrained_glista(A, init_gain=0.0, weight_init=init)
+        cpss = LISTACPSS(dictionary=A, n_layers=4, weight_init=init)._build_net(
+            A, None, None, torch.device("cpu"), torch.float64
+        )
+        assert net.n_selected == cpss.n_selected
+        with torch.no_grad():
+            got = [x.numpy() for x in net.iterates(b)]
+            want = [x.numpy() for x in cpss.iterates(b)]
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=1e-10)
+        assert np.count_nonzero(got[-1]) > 0
+
+
+def test_glista_init_gain_sets_the_gain_scale(small_problem):
+    _, _, B_test, _, A = small_problem
+    theta = 0.4 / (1.001 * np.linalg.norm(A, 2) ** 2)
+    for init_gain in (0.001, 1.0):
+        net = _untrained_glista(A, init_gain=init_gain)
+        np.testing.assert_allclose(net.gain_scale.detach().numpy(), init_gain * theta)
+    # the default gate is nearly neutral at first, a gain of 1 is not
+    b = torch.tensor(B_test[:50])
+    with torch.no_grad():
+        plain = list(_untrained_glista(A, init_gain=0.0).iterates(b))[-1]
+        small = list(_untrained_glista(A).iterates(b))[-1]
+        large = list(_untrained_glista(A, init_gain=1.0).iterates(b))[-1]
+    close = (small - plain).norm() / plain.norm()
+    far = (large - plain).norm() / plain.norm()
+    assert close < 0.05 < far, (close, far)
+
+
+def test_glista_analytic_first_layer_is_alistas(small_problem):
+    _, _, B_test, _, A = small_problem
+    b = torch.tensor(B_test[:50])
+    net = _untrained_glista(A, weight_init="analytic")
+    alista = ALISTA(dictionary=A, n_layers=4)._build_net(
+        A, None, None, torch.device("cpu"), torch.float64
+    )
+    with torch.no_grad():
+        got = net.layer(0, b, net.initial_state(b))[0]
+        want = alista.layer(0, b, alista.initial_state(b))[0]
+    torch.testing.assert_close(got, want)
+    assert torch.count_nonzero(got) > 0
+
+
 # --------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "solver, params, match",
     [
         (LAMP, {"init_threshold": -1.0}, "init_threshold"),
-        (LFISTA, {"alpha": -0.1}, "alpha"),
+        (LFISTA, {"init_alpha": -0.1}, "init_alpha"),
         (GLISTA, {"support_fraction": 1.5}, "support_fraction"),
         (GLISTA, {"n_layers": 0}, "n_layers"),
+        (GLISTA, {"init_gain": -1.0}, "init_gain"),
+        (GLISTA, {"weight_init": "zeros"}, "weight_init"),
     ],
 )
 def test_bad_parameters(small_problem, solver, params, match):
