@@ -204,6 +204,15 @@ def _make_init(cls):
     (its own parameters and the defaults it changes) while ``get_params``,
     ``clone`` and ``repr`` see an ordinary keyword-only signature.
     """
+    shadowed = sorted(set(cls._solver_parameters) & set(cls._training_names))
+    if shadowed:
+        # one name cannot hold two defaults: the training default would win
+        # silently, as it once did for LFISTA's starting l1 weight
+        raise TypeError(
+            f"{cls.__name__} declares solver parameter(s) {shadowed} that are "
+            "also training parameters; rename them or drop them from "
+            "_training_names"
+        )
     defaults = dict(cls._solver_parameters)
     for name in cls._training_names:
         defaults[name] = cls._training_defaults.get(name, TRAINING_PARAMETERS[name])

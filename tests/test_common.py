@@ -1,5 +1,6 @@
 """scikit-learn's estimator checks over every public estimator."""
 
+import pytest
 import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -75,3 +76,14 @@ if torch.cuda.is_available():
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_a_solver_parameter_cannot_shadow_a_training_parameter():
+    """A solver parameter named like a shared training parameter would lose
+    its default to the training one without a word; the base class refuses."""
+    from sklearn_l2o._base import UnrolledRegressor
+
+    with pytest.raises(TypeError, match="alpha"):
+
+        class Shadowing(UnrolledRegressor):
+            _solver_parameters = {"alpha": 0.4}
