@@ -173,8 +173,15 @@ class LFISTA(UnrolledRegressor):
     # measured on a 64 x 128 noiseless problem, 8 layers, 4,000 pairs, the
     # shared budgets: learning rate 5e-4 -> -14.0 dB (every stage used its
     # whole budget), 2e-3 -> -15.1, 1e-2 -> -12.4 (too coarse for the n x n
-    # matrices); the end-to-end refinement added 0.5 dB at 2e-3
-    _training_defaults = {"learning_rate": 2e-3}
+    # matrices); the end-to-end refinement added 0.5 dB at 2e-3.
+    # plateau_decays / threshold_search as for the LISTA family: noiseless
+    # 256 x 512, stages capped at 300 / 100, one seed, CPU: -14.1 dB without,
+    # -21.29 with them (benchmarks/results/cpu-2026-11-28, s14_* files)
+    _training_defaults = {
+        "learning_rate": 2e-3,
+        "plateau_decays": 2,
+        "threshold_search": True,
+    }
 
     def _build_net(self, A, B, X, device, dtype):
         if self.weight_init == "analytic":
