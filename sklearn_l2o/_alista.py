@@ -46,6 +46,14 @@ def stable_step(W, A):
     return 1.0 if largest <= 2.0 else 2.0 / largest
 
 
+def analytic_start(A):
+    """The analytic weight times its stable step: the matrix with which an
+    untrained layer ``x - W^T (A x - b)`` takes ALISTA's first step
+    (``weight_init="analytic"`` of the solvers that learn their matrices)."""
+    weight = analytic_weight(A)
+    return stable_step(weight, A) * weight
+
+
 class ALISTANet(UnrolledNet):
     """x <- eta_ss( x - gamma_k W^T (A x - b) ; theta_k, p_k ), W fixed."""
 

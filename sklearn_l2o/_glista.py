@@ -5,11 +5,11 @@ import numbers
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._alista import analytic_weight, stable_step
+from ._alista import analytic_start
 from ._base import UnrolledRegressor
+from ._lista import ista_step
 from ._torch import support_selection_threshold, support_sizes
 from ._unrolled import UnrolledNet
-from ._validation import spectral_norm_sq
 
 #: keeps the gain gate finite at x = 0 (where it multiplies zero anyway)
 GAIN_EPS = 1e-3
@@ -208,7 +208,7 @@ class GLISTA(UnrolledRegressor):
     }
 
     def _build_net(self, A, B, X, device, dtype):
-        step = 1.0 / (1.001 * spectral_norm_sq(A))
+        step = ista_step(A)
         theta = self.init_threshold
         if theta is None:
             theta = 0.4 * step
@@ -216,8 +216,7 @@ class GLISTA(UnrolledRegressor):
             A.shape[1], self.n_layers, self.support_fraction, self.max_support_fraction
         )
         if self.weight_init == "analytic":
-            analytic = analytic_weight(A)
-            weight = stable_step(analytic, A) * analytic
+            weight = analytic_start(A)
         else:
             weight = step * A
         gain = self.init_gain * theta

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._alista import analytic_weight, stable_step
+from ._alista import analytic_start
 from ._base import UnrolledRegressor
 from ._torch import soft_threshold
 from ._unrolled import UnrolledNet
@@ -185,12 +185,11 @@ class LFISTA(UnrolledRegressor):
 
     def _build_net(self, A, B, X, device, dtype):
         if self.weight_init == "analytic":
-            analytic = analytic_weight(A)
             # half ALISTA's starting step: every eigenvalue of step W^T A is
             # then at most 1, where FISTA's momentum cannot make the
             # untrained iteration grow (with the whole step it diverged on
             # the noiseless 256 x 512 setting: +64.9 dB at 16 layers)
-            weight = 0.5 * stable_step(analytic, A) * analytic
+            weight = 0.5 * analytic_start(A)
         else:
             weight = A / spectral_norm_sq(A)
         return LFISTANet(

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._alista import analytic_weight, stable_step
+from ._alista import analytic_start
 from ._base import UnrolledRegressor
 from ._torch import support_selection_threshold, support_sizes
 from ._unrolled import UnrolledNet
@@ -183,8 +183,7 @@ class _LISTAFamily(UnrolledRegressor):
         else:
             sizes = [0] * self.n_layers
         if self.weight_init == "analytic":
-            analytic = analytic_weight(A)
-            weight = stable_step(analytic, A) * analytic
+            weight = analytic_start(A)
         else:
             weight = ista_step(A) * A
         return self._net(A, weight, self.n_layers, sizes, theta, dtype, device)

@@ -66,8 +66,8 @@ def build_parser():
         choices=("ista", "analytic"),
         default="ista",
         help="sparse: where the LISTA family's matrices start (weight_init of "
-        "LISTA, LISTASS, LISTACP, LISTACPSS, TiLISTA, GLISTA; default: ista, "
-        "the papers')",
+        "LISTA, LISTASS, LISTACP, LISTACPSS, TiLISTA, GLISTA, LFISTA; default: "
+        "ista, the papers')",
     )
     parser.add_argument(
         "--n-steps", type=int, help="lasso/rastrigin/training: iterations to run"
