@@ -5,7 +5,8 @@ Written for issue 3 to measure ``plateau_decays`` and ``threshold_search``
 one before it when that validates better, which only LAMP does by default).
 Fits ``NAME`` on the setting's 51,200 training pairs (5 % held out, seed 0,
 analytic weights for the solvers that take ``weight_init``), on one CPU
-thread, and prints the test NMSE (dB) after every layer and one record per
+thread, and prints the test NMSE (dB) after every layer, the NMSE on the first
+2,000 training pairs (which may include validation pairs), and one record per
 stage (``layer``+``stage``: steps / best step / plateau decays used: best
 validation NMSE). ``--output F.json`` also saves them and pickles the model
 next to it.
@@ -37,6 +38,10 @@ def main():
         "--cap", type=int, nargs=2, metavar=("STEPS", "PATIENCE"), help="stage caps"
     )
     parser.add_argument("--init", default="analytic", help="weight_init, if taken")
+    parser.add_argument("--n-train", type=int, default=51200, help="training pairs")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.05, help="validation_fraction"
+    )
     parser.add_argument("--output")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -46,7 +51,7 @@ def main():
         UnrolledNet.reuse_previous_layer = True
 
     cls = getattr(sklearn_l2o, args.name)
-    data = load_sparse_recovery(args.setting)
+    data = load_sparse_recovery(args.setting, n_train=args.n_train)
     options = {"plateau_decays": args.decays, "threshold_search": args.search}
     if "weight_init" in cls().get_params():
         options["weight_init"] = args.init
@@ -56,7 +61,7 @@ def main():
         options["learning_rate"] = args.lr
     model = cls(
         dictionary=data.dictionary,
-        validation_fraction=0.05,
+        validation_fraction=args.val_fraction,
         device="cpu",
         random_state=0,
         **options,
@@ -68,8 +73,10 @@ def main():
         round(float(nmse_db(data.X_test, x)), 2)
         for x in model.staged_predict(data.B_test)
     ]
+    train_nmse = float(nmse_db(data.X_train[:2000], model.predict(data.B_train[:2000])))
     print(vars(args), "fit", round(seconds, 1), "s, steps", model.n_iter_)
     print("test NMSE (dB) per layer", curve)
+    print("NMSE (dB) on 2,000 training pairs", round(train_nmse, 2))
     print(
         " ".join(
             f"{r['layer']}{r['stage']}:{r['steps']}/{r['best_step']}/"
@@ -83,6 +90,7 @@ def main():
             "fit_s": seconds,
             "steps": model.n_iter_,
             "test": curve,
+            "train_2000": train_nmse,
             "history": model.history_,
         }
         with open(args.output, "w") as f:

@@ -21,6 +21,11 @@ def test_quick_run_writes_results_and_plot(tmp_path, capsys):
     assert len(saved["methods"]["ALISTA"]["nmse_db"]) == 4  # one per layer
     assert len(saved["methods"]["FISTA"]["nmse_db"]) == 50  # one per iteration
     assert len(saved["methods"]["Lasso"]["nmse_db"]) == 1
+    # the survey code's definition next to the papers', layer by layer
+    assert "per-sample" in out and "nmse_db_samples" in saved["nmse_definition"]
+    for res in saved["methods"].values():
+        assert len(res["nmse_db_samples"]) == len(res["nmse_db"])
+        assert all(math.isfinite(v) for v in res["nmse_db_samples"])
     # a trained 4-layer ALISTA beats 4 FISTA iterations even in the quick run
     alista = saved["methods"]["ALISTA"]["nmse_db"][-1]
     assert alista < saved["methods"]["FISTA"]["nmse_db"][3] - 3

@@ -13,6 +13,32 @@ def test_nmse_is_ratio_of_sums():
     assert nmse_db(x, x_hat) == pytest.approx(10 * np.log10(1 / 101))
 
 
+def test_nmse_per_sample_mean_of_db():
+    x = np.array([[1.0, 0.0], [0.0, 10.0]])
+    x_hat = np.array([[0.5, 0.0], [0.0, 9.0]])
+    # sample errors 0.25 / 1 and 1 / 100: -6.02 dB and -20 dB
+    expected = (10 * np.log10(0.25) + 10 * np.log10(0.01)) / 2
+    assert nmse_db(x, x_hat, average="samples") == pytest.approx(expected)
+    # samples of equal energy (Jensen): the mean of the logarithms is below
+    # the logarithm of the ratio: -10 dB (samples at -20 and 0) against -2.97
+    x = np.array([[1.0, 0.0], [0.0, 1.0]])
+    x_hat = np.array([[0.9, 0.0], [0.0, 0.0]])
+    assert nmse_db(x, x_hat) == pytest.approx(10 * np.log10(1.01 / 2))
+    assert nmse_db(x, x_hat, average="samples") == pytest.approx(-10.0)
+    # equal relative errors: both definitions agree
+    assert nmse_db(x, 0.9 * x, average="samples") == pytest.approx(nmse_db(x, 0.9 * x))
+
+
+def test_nmse_per_sample_errors():
+    x = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 2.0]])
+    with pytest.raises(ValueError, match="1 sample.*row 1"):
+        nmse_db(x, x + 0.1, average="samples")
+    # one exact sample makes the mean -inf
+    assert nmse_db(x[[0, 2]], [[1.0, 0.0], [0.0, 1.0]], average="samples") == -np.inf
+    with pytest.raises(ValueError, match="average"):
+        nmse_db(x, x, average="mean")
+
+
 def test_nmse_perfect_and_errors():
     x = np.ones((3, 2))
     assert nmse_db(x, x) == -np.inf

@@ -26,21 +26,33 @@ def _fmt(value):
 
 
 def format_table(results, columns=(1, 2, 4, 8, 16)):
-    """Text table: method, NMSE (dB) at the given layers, final, timings, device."""
+    """Text table: method, NMSE (dB) at the given layers, final, timings, device.
+
+    Results that also carry ``nmse_db_samples`` (the mean of per-sample dB)
+    get its final value in a column ``per-sample``.
+    """
+    per_sample = any("nmse_db_samples" in res for res in results.values())
     head = (
         ["method"]
         + [f"@{c}" for c in columns]
-        + ["final", "n", "fit s", "predict s", "device"]
+        + ["final"]
+        + (["per-sample"] if per_sample else [])
+        + ["n", "fit s", "predict s", "device"]
     )
     rows = []
     for name, res in results.items():
         curve = res["nmse_db"]
         at = [curve[c - 1] if len(curve) >= c else None for c in columns]
+        extra = []
+        if per_sample:
+            samples = res.get("nmse_db_samples")
+            extra = [_fmt(samples[-1] if samples else None)]
         rows.append(
             [name]
             + [_fmt(v) for v in at]
+            + [_fmt(curve[-1])]
+            + extra
             + [
-                _fmt(curve[-1]),
                 str(len(curve)),
                 f"{res['fit_seconds']:.2f}",
                 f"{res['predict_seconds']:.3f}",
