@@ -3,9 +3,11 @@
 Written for issue 3 to measure ``plateau_decays`` and ``threshold_search``
 (and, with ``--reuse``, every net starting a new layer as a copy of the trained
 one before it when that validates better, which only LAMP does by default).
-Fits ``NAME`` on the setting's 51,200 training pairs (5 % held out, seed 0,
+Fits ``NAME`` on the setting's 51,200 training pairs (``--n-train``; 5 % held out,
+``--val-fraction``; seed 0,
 analytic weights for the solvers that take ``weight_init``), on one CPU
-thread, and prints the test NMSE (dB) after every layer, the NMSE on the first
+thread, and prints the test NMSE (dB) after every layer (and at the end also
+the mean of per-sample dB, the survey code's definition), the NMSE on the first
 2,000 training pairs (which may include validation pairs), and one record per
 stage (``layer``+``stage``: steps / best step / plateau decays used: best
 validation NMSE). ``--output F.json`` also saves them and pickles the model
@@ -74,8 +76,12 @@ def main():
         for x in model.staged_predict(data.B_test)
     ]
     train_nmse = float(nmse_db(data.X_train[:2000], model.predict(data.B_train[:2000])))
+    per_sample = float(
+        nmse_db(data.X_test, model.predict(data.B_test), average="samples")
+    )
     print(vars(args), "fit", round(seconds, 1), "s, steps", model.n_iter_)
     print("test NMSE (dB) per layer", curve)
+    print("test NMSE (dB), mean of per-sample dB, at the end", round(per_sample, 2))
     print("NMSE (dB) on 2,000 training pairs", round(train_nmse, 2))
     print(
         " ".join(
@@ -91,6 +97,7 @@ def main():
             "steps": model.n_iter_,
             "test": curve,
             "train_2000": train_nmse,
+            "test_per_sample": per_sample,
             "history": model.history_,
         }
         with open(args.output, "w") as f:
