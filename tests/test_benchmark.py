@@ -26,6 +26,9 @@ def test_quick_run_writes_results_and_plot(tmp_path, capsys):
     for res in saved["methods"].values():
         assert len(res["nmse_db_samples"]) == len(res["nmse_db"])
         assert all(math.isfinite(v) for v in res["nmse_db_samples"])
+        spread = list(res["final_per_sample_percentiles"].values())
+        assert spread == sorted(spread) and len(spread) == 7
+        assert spread[0] <= res["nmse_db_samples"][-1] <= spread[-1]
     # a trained 4-layer ALISTA beats 4 FISTA iterations even in the quick run
     alista = saved["methods"]["ALISTA"]["nmse_db"][-1]
     assert alista < saved["methods"]["FISTA"]["nmse_db"][3] - 3

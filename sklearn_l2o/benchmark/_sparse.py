@@ -42,14 +42,28 @@ class Context:
     weight_init: str = "ista"
 
 
+#: percentiles of the last estimate's per-sample NMSE saved with every result
+_PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
+
+
 def _curves(X_true, estimates):
     """NMSE (dB) of each estimate, in both definitions: ``nmse_db`` the ratio
     of sums (the papers'), ``nmse_db_samples`` the mean of per-sample dB (the
-    survey code's, which its Figure 5 shows)."""
+    survey code's, which its Figure 5 shows); and how the last estimate's
+    per-sample values spread (``final_per_sample_percentiles``, dB)."""
     estimates = list(estimates)
+    last = estimates[-1]
+    with np.errstate(divide="ignore"):
+        per_sample = 10 * np.log10(
+            np.sum((last - X_true) ** 2, axis=1) / np.sum(X_true**2, axis=1)
+        )
     return {
         "nmse_db": [nmse_db(X_true, x) for x in estimates],
         "nmse_db_samples": [nmse_db(X_true, x, average="samples") for x in estimates],
+        "final_per_sample_percentiles": {
+            str(q): float(v)
+            for q, v in zip(_PERCENTILES, np.percentile(per_sample, _PERCENTILES))
+        },
     }
 
 
