@@ -4,9 +4,11 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from sklearn_l2o.benchmark.__main__ import main
+from sklearn_l2o.metrics import nmse_db
 
 
 def test_quick_run_writes_results_and_plot(tmp_path, capsys):
@@ -205,3 +207,21 @@ def test_quick_run_of_every_sparse_method(tmp_path, capsys):
     assert methods["GLISTA"]["settings"]["plateau_decays"] == 2
     for name, result in methods.items():
         assert all(math.isfinite(v) for v in result["nmse_db"]), name
+
+
+def test_per_sample_curves_leave_out_zero_codes():
+    from sklearn_l2o.benchmark._sparse import _curves
+
+    X = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 2.0]])
+    estimates = [0.5 * X, 0.9 * X + 0.01]
+    curves = _curves(X, estimates)
+    # the ratio of sums keeps every sample, the zero code included
+    assert curves["nmse_db"] == [nmse_db(X, x) for x in estimates]
+    kept = X[[0, 2]]
+    expected = [nmse_db(kept, x[[0, 2]], average="samples") for x in estimates]
+    assert curves["nmse_db_samples"] == pytest.approx(expected)
+    assert curves["per_sample_excluded"] == 1
+    spread = curves["final_per_sample_percentiles"]
+    assert spread["0"] <= spread["50"] <= spread["100"]
+    with pytest.raises(ValueError, match="every true code is zero"):
+        _curves(np.zeros((2, 2)), [np.ones((2, 2))])

@@ -50,20 +50,30 @@ def _curves(X_true, estimates):
     """NMSE (dB) of each estimate, in both definitions: ``nmse_db`` the ratio
     of sums (the papers'), ``nmse_db_samples`` the mean of per-sample dB (the
     survey code's, which its Figure 5 shows); and how the last estimate's
-    per-sample values spread (``final_per_sample_percentiles``, dB)."""
+    per-sample values spread (``final_per_sample_percentiles``, dB).
+
+    A sample whose true code is zero has no per-sample NMSE (small problems
+    draw such codes): the per-sample numbers leave it out and
+    ``per_sample_excluded`` counts it.
+    """
     estimates = list(estimates)
-    last = estimates[-1]
+    nonzero = np.any(X_true != 0, axis=1)
+    if not nonzero.any():
+        raise ValueError("NMSE is undefined: every true code is zero.")
+    X_kept = X_true[nonzero]
+    kept = [np.asarray(x)[nonzero] for x in estimates]
     with np.errstate(divide="ignore"):
         per_sample = 10 * np.log10(
-            np.sum((last - X_true) ** 2, axis=1) / np.sum(X_true**2, axis=1)
+            np.sum((kept[-1] - X_kept) ** 2, axis=1) / np.sum(X_kept**2, axis=1)
         )
     return {
         "nmse_db": [nmse_db(X_true, x) for x in estimates],
-        "nmse_db_samples": [nmse_db(X_true, x, average="samples") for x in estimates],
+        "nmse_db_samples": [nmse_db(X_kept, x, average="samples") for x in kept],
         "final_per_sample_percentiles": {
             str(q): float(v)
             for q, v in zip(_PERCENTILES, np.percentile(per_sample, _PERCENTILES))
         },
+        "per_sample_excluded": int(np.count_nonzero(~nonzero)),
     }
 
 
