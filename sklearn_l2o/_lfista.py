@@ -116,7 +116,7 @@ class LFISTA(UnrolledRegressor):
         W_b^k = s W^T / 2 and S = I - s W^T A / 2: FISTA's momentum on a
         step at which it cannot grow, without support selection. Untrained,
         on the noiseless 256 x 512 setting, that start reaches -15.6 dB at
-        16 layers against -7.6 dB for FISTA's; trained by the benchmark
+        16 layers against -7.6 dB for FISTA's; trained with the defaults
         (stages capped at 300 steps) -36.5 dB against -21.3 dB.
     {training_parameters}
 
