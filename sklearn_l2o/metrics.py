@@ -99,9 +99,16 @@ def nmse_db(X_true, X_pred, *, average="ratio"):
                 f"Per-sample NMSE is undefined: the true codes of {zero.size} "
                 f"sample(s) are zero (first: row {zero[0]}); use average='ratio'."
             )
-        error = np.sum((X_pred - X_true) ** 2, axis=1)
+        return float(np.mean(_per_sample_db(X_true, X_pred)))
     with np.errstate(divide="ignore"):
-        return float(np.mean(10 * np.log10(error / reference)))
+        return float(10 * np.log10(error / reference))
+
+
+def _per_sample_db(X_true, X_pred):
+    """Each sample's NMSE in dB (rows of 2-d float arrays, no zero true code)."""
+    error = np.sum((X_pred - X_true) ** 2, axis=1)
+    with np.errstate(divide="ignore"):
+        return 10 * np.log10(error / np.sum(X_true**2, axis=1))
 
 
 #: Scorer for GridSearchCV / cross_val_score: the negated NMSE in dB, so that

@@ -12,7 +12,7 @@ from sklearn.linear_model import Lasso
 from .._classic import FISTA, ISTA
 from .._torch import resolve_device
 from ..datasets import make_sparse_recovery
-from ..metrics import nmse_db
+from ..metrics import _per_sample_db, nmse_db
 from ._report import (
     format_table,
     format_training_times,
@@ -56,22 +56,21 @@ def _curves(X_true, estimates):
     draw such codes): the per-sample numbers leave it out and
     ``per_sample_excluded`` counts it.
     """
-    estimates = list(estimates)
     nonzero = np.any(X_true != 0, axis=1)
     if not nonzero.any():
         raise ValueError("NMSE is undefined: every true code is zero.")
     X_kept = X_true[nonzero]
-    kept = [np.asarray(x)[nonzero] for x in estimates]
-    with np.errstate(divide="ignore"):
-        per_sample = 10 * np.log10(
-            np.sum((kept[-1] - X_kept) ** 2, axis=1) / np.sum(X_kept**2, axis=1)
-        )
+    ratio, samples, last = [], [], None
+    for x in estimates:  # a generator of staged estimates: one at a time
+        last = np.asarray(x)[nonzero]
+        ratio.append(nmse_db(X_true, x))
+        samples.append(nmse_db(X_kept, last, average="samples"))
+    spread = np.percentile(_per_sample_db(X_kept, last), _PERCENTILES)
     return {
-        "nmse_db": [nmse_db(X_true, x) for x in estimates],
-        "nmse_db_samples": [nmse_db(X_kept, x, average="samples") for x in kept],
+        "nmse_db": ratio,
+        "nmse_db_samples": samples,
         "final_per_sample_percentiles": {
-            str(q): float(v)
-            for q, v in zip(_PERCENTILES, np.percentile(per_sample, _PERCENTILES))
+            str(q): float(v) for q, v in zip(_PERCENTILES, spread)
         },
         "per_sample_excluded": int(np.count_nonzero(~nonzero)),
     }
