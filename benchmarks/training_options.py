@@ -37,6 +37,9 @@ def main():
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--lr", type=float, help="learning_rate (default: own)")
     parser.add_argument(
+        "--layer-decay", type=float, help="layer_decay (default: own; 1: none)"
+    )
+    parser.add_argument(
         "--cap", type=int, nargs=2, metavar=("STEPS", "PATIENCE"), help="stage caps"
     )
     parser.add_argument("--init", default="analytic", help="weight_init, if taken")
@@ -61,6 +64,8 @@ def main():
         options.update(max_steps_per_stage=args.cap[0], patience=args.cap[1])
     if args.lr:
         options["learning_rate"] = args.lr
+    if args.layer_decay is not None:
+        options["layer_decay"] = args.layer_decay
     model = cls(
         dictionary=data.dictionary,
         validation_fraction=args.val_fraction,
