@@ -43,6 +43,18 @@ def main():
         "--cap", type=int, nargs=2, metavar=("STEPS", "PATIENCE"), help="stage caps"
     )
     parser.add_argument("--init", default="analytic", help="weight_init, if taken")
+    parser.add_argument(
+        "--support",
+        type=float,
+        help="support_fraction and max_support_fraction (0: no support selection)",
+    )
+    parser.add_argument(
+        "--refinement",
+        type=int,
+        nargs=2,
+        metavar=("STEPS", "PATIENCE"),
+        help="refinement_steps and refinement_patience (default: own)",
+    )
     parser.add_argument("--n-train", type=int, default=51200, help="training pairs")
     parser.add_argument(
         "--val-fraction", type=float, default=0.05, help="validation_fraction"
@@ -66,6 +78,12 @@ def main():
         options["learning_rate"] = args.lr
     if args.layer_decay is not None:
         options["layer_decay"] = args.layer_decay
+    if args.support is not None:
+        options.update(support_fraction=args.support, max_support_fraction=args.support)
+    if args.refinement:
+        options.update(
+            refinement_steps=args.refinement[0], refinement_patience=args.refinement[1]
+        )
     model = cls(
         dictionary=data.dictionary,
         validation_fraction=args.val_fraction,
