@@ -152,10 +152,11 @@ def _step_sizes(net, stage, depth, recipe):
     entry. Only those slices enter Adam, so a stage that trains one layer of
     a 16-layer untied model does not pay for updating all 16.
     """
-    factor = recipe.learning_rate * recipe.stage_factors[STAGES.index(stage)]
+    stage_rate = recipe.learning_rate * recipe.stage_factors[STAGES.index(stage)]
     n_frozen = _n_frozen(stage, depth, recipe)
     params, rows, sizes = [], [], []
-    for _, param, is_layered in net.parameter_groups():
+    for name, param, is_layered in net.parameter_groups():
+        factor = stage_rate * net.rate_factors.get(name, 1.0)
         if is_layered:
             age = torch.arange(
                 depth - 1, n_frozen - 1, -1, dtype=param.dtype, device=param.device

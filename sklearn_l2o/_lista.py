@@ -70,21 +70,42 @@ class LISTANet(UnrolledNet):
 
 
 class LISTACPNet(UnrolledNet):
-    """x <- eta_ss( x + W_k^T (b - A x) ; theta_k, p_k ), W_k untied."""
+    """x <- eta_ss( x + W_k^T (b - A x) ; theta_k, p_k ), W_k untied.
+
+    With ``learned_step`` the matrix of layer k is written gamma_k W_k, with a
+    scalar gamma_k that starts at 1 and takes ten times the matrices' Adam
+    step (ALISTA's rate for its steps): the same functions, but the step of a
+    layer can change without every entry of W_k moving together.
+    """
 
     layered = ("W", "theta")
     threshold = "theta"
 
-    def __init__(self, A, weight, n_layers, n_selected, theta, dtype, device):
+    def __init__(
+        self, A, weight, n_layers, n_selected, theta, dtype, device, learned_step=False
+    ):
         super().__init__(n_layers, A.shape[1])
         self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
         self.n_selected = list(n_selected)
         self.W = _stacked(weight, n_layers, dtype, device)
         self.theta = _stacked(theta, n_layers, dtype, device)
+        if learned_step:
+            self.gamma = _stacked(1.0, n_layers, dtype, device)
+            self.layered = ("W", "gamma", "theta")
+            self.rate_factors = {"gamma": 10.0}
+
+    def effective_weights(self):
+        """gamma_k W_k for every layer (W_k without a learned step)."""
+        if hasattr(self, "gamma"):
+            return self.gamma.reshape(-1, 1, 1) * self.W
+        return self.W
 
     def layer(self, k, b, state):
         x = state[0]
-        z = x + (b - x @ self.A.T) @ self.at("W", k)
+        z = (b - x @ self.A.T) @ self.at("W", k)
+        if "gamma" in self.layered:
+            z = self.at("gamma", k) * z
+        z = x + z
         return (
             support_selection_threshold(z, self.at("theta", k), self.n_selected[k]),
         )
@@ -186,7 +207,12 @@ class _LISTAFamily(UnrolledRegressor):
             weight = analytic_start(A)
         else:
             weight = ista_step(A) * A
-        return self._net(A, weight, self.n_layers, sizes, theta, dtype, device)
+        return self._net(
+            A, weight, self.n_layers, sizes, theta, dtype, device, **self._net_options()
+        )
+
+    def _net_options(self):
+        return {}
 
 
 class _UntiedLISTA(_LISTAFamily):
@@ -202,7 +228,7 @@ class _CoupledLISTA(_LISTAFamily):
     _net = LISTACPNet
 
     def _export_parameters(self):
-        self.weights_ = _numpy(self.module_.W)
+        self.weights_ = _numpy(self.module_.effective_weights())
         self.thresholds_ = _numpy(self.module_.theta)
 
 
@@ -391,6 +417,16 @@ class LISTACP(_CoupledLISTA):
     init_threshold : float, default=None
         Initial theta_k; None uses 0.4 / (1.001 L).
     {weight_init}
+    learned_step : bool, default=False
+        Write each layer's matrix as gamma_k W_k with a learned scalar step
+        gamma_k (starting at 1, trained at ten times the matrices' Adam step).
+        The layers compute the same family of functions, but a layer's step
+        can change without all of W_k moving together, which Adam's
+        per-entry steps do poorly. Measured once (noiseless 256 x 512, 16
+        layers, analytic start, stages capped at 300 steps / patience 100,
+        CPU): -32.6 dB test NMSE instead of -27.1 (mean of per-sample dB
+        -41.2 instead of -30.9); the learned steps alternate between about
+        0.55 and 3.8. ``weights_`` holds the products gamma_k W_k.
     {training_parameters}
 
     Attributes
@@ -432,9 +468,26 @@ class LISTACP(_CoupledLISTA):
     _parameter_constraints = {
         **UnrolledRegressor._parameter_constraints,
         **_INIT_CONSTRAINTS,
+        "learned_step": ["boolean"],
     }
-    _solver_parameters = {"init_threshold": None, "weight_init": "ista"}
+    _solver_parameters = {
+        "init_threshold": None,
+        "weight_init": "ista",
+        "learned_step": False,
+    }
     _training_defaults = _TRAINING_DEFAULTS
+
+    def _net_options(self):
+        return {"learned_step": bool(self.learned_step)}
+
+    def _check_warm_start(self):
+        trained = "gamma" in self.module_.layered
+        if trained != bool(self.learned_step):
+            raise ValueError(
+                f"warm_start=True continues the trained net, which was fitted "
+                f"with learned_step={trained}, not {bool(self.learned_step)}; "
+                "refit with warm_start=False to change it."
+            )
 
 
 class LISTACPSS(_CoupledLISTA):

@@ -31,6 +31,9 @@ class UnrolledNet(nn.Module):
     #: the layered parameter holding each layer's threshold (a positive scale
     #: that the engine may search over when a layer starts), or None
     threshold = None
+    #: Adam step multipliers by parameter name (1 for any not named): a scalar
+    #: in front of a matrix needs larger steps than the matrix's entries
+    rate_factors = {}
 
     def __init__(self, n_layers, n_components):
         super().__init__()

@@ -295,3 +295,50 @@ def test_bad_support_fraction(cls, small_problem):
         cls(dictionary=A, support_fraction=1.5).fit(B[:100], X[:100])
     with pytest.raises(ValueError, match="max_support_fraction"):
         cls(dictionary=A, max_support_fraction=-0.1).fit(B[:100], X[:100])
+
+
+def test_learned_step_starts_as_the_plain_layers(small_problem):
+    """gamma_k = 1 at the start: the untrained net is LISTA-CP's, and the
+    engine lists gamma as a per-layer parameter with ten times W's rate."""
+    from sklearn_l2o._engine import Recipe, _step_sizes
+
+    _, _, B_test, _, A = small_problem
+    plain = untrained(LISTACP, A, 4)
+    stepped = untrained(LISTACP, A, 4, learned_step=True)
+    assert set(stepped.layered) == {"W", "gamma", "theta"}
+    b = torch.tensor(B_test[:50])
+    with torch.no_grad():
+        np.testing.assert_array_equal(stepped(b).numpy(), plain(b).numpy())
+    params, _, sizes = _step_sizes(stepped, "b", 3, Recipe(layer_decay=1.0))
+    rate = {id(p): s for p, s in zip(params, sizes)}
+    assert float(rate[id(stepped.gamma)].max()) == pytest.approx(
+        10 * float(rate[id(stepped.W)].max())
+    )
+
+
+def test_learned_step_trains_and_exports_the_products(small_problem):
+    B, X, B_test, X_test, A = small_problem
+    model = LISTACP(dictionary=A, device="cpu", learned_step=True, **FAST)
+    model.fit(B, X)
+    gamma = model.module_.gamma.detach().double().numpy()
+    assert gamma.shape == (6,) and np.abs(gamma - 1).max() > 1e-3
+    # weights_ are gamma_k W_k: a numpy forward pass with them reproduces predict
+    x = np.zeros((B_test.shape[0], A.shape[1]))
+    for W, theta in zip(model.weights_, model.thresholds_):
+        z = x + (B_test - x @ A.T) @ W
+        x = np.sign(z) * np.maximum(np.abs(z) - theta, 0.0)
+    np.testing.assert_allclose(x, model.predict(B_test), atol=1e-4)
+    assert nmse_db(X_test, model.predict(B_test)) < -10
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(B_test), model.predict(B_test))
+
+
+def test_warm_start_cannot_change_learned_step(small_problem):
+    B, X, B_test, _, A = small_problem
+    model = LISTACP(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
+    model.fit(B[:300], X[:300])
+    before = model.predict(B_test)
+    model.set_params(learned_step=True, warm_start=True)
+    with pytest.raises(ValueError, match="learned_step"):
+        model.fit(B[:300], X[:300])
+    np.testing.assert_array_equal(model.predict(B_test), before)
