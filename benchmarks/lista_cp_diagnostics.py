@@ -11,6 +11,7 @@ script refits LISTA-CP from the analytic start with the recipe of
 - ``--threshold-rate F``: the Adam step of the thresholds times F;
 - ``--step F``: a learned step per layer, z = x + gamma_k W_k^T (b - A x)
   (the same set of functions; gamma_k starts at 1), its Adam step times F.
+  With F = 10 this is what ``LISTACP(learned_step=True)`` now does.
 
 The rates are changed by wrapping the engine's private ``_step_sizes``, so the
 script depends on the engine's internals; it is a diagnostic, not an option of

@@ -55,6 +55,9 @@ def main():
         metavar=("STEPS", "PATIENCE"),
         help="refinement_steps and refinement_patience (default: own)",
     )
+    parser.add_argument(
+        "--learned-step", action="store_true", help="LISTACP(learned_step=True)"
+    )
     parser.add_argument("--n-train", type=int, default=51200, help="training pairs")
     parser.add_argument(
         "--val-fraction", type=float, default=0.05, help="validation_fraction"
@@ -78,6 +81,8 @@ def main():
         options["learning_rate"] = args.lr
     if args.layer_decay is not None:
         options["layer_decay"] = args.layer_decay
+    if args.learned_step:
+        options["learned_step"] = True
     if args.support is not None:
         options.update(support_fraction=args.support, max_support_fraction=args.support)
     if args.refinement:
