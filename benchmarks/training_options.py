@@ -96,6 +96,12 @@ def main():
         random_state=0,
         **options,
     )
+    fit_and_report(model, data, args)
+
+
+def fit_and_report(model, data, args):
+    """Fit ``model`` on ``data``, print its scores and stage records, and save
+    them (and the pickled model) to ``args.output`` when it is set."""
     start = time.perf_counter()
     model.fit(data.B_train, data.X_train)
     seconds = time.perf_counter() - start

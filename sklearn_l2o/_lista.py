@@ -96,7 +96,7 @@ class LISTACPNet(UnrolledNet):
 
     def effective_weights(self):
         """gamma_k W_k for every layer (W_k without a learned step)."""
-        if hasattr(self, "gamma"):
+        if "gamma" in self.layered:
             return self.gamma.reshape(-1, 1, 1) * self.W
         return self.W
 
