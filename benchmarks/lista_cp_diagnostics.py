@@ -14,11 +14,16 @@ script refits LISTA-CP from the analytic start with the recipe of
   This is ``LISTACP(learned_step=True)`` with gamma's rate factor F instead
   of its built-in 10 (the session-16 run used F = 10, before the option existed).
 
-The rates are changed by wrapping the engine's private ``_step_sizes``, so the
-script depends on the engine's internals; it is a diagnostic, not an option of
-the estimators. It reports as ``training_options.py`` does (test NMSE per
-layer, the mean of per-sample dB, one record per stage), then the learned steps
-(with ``--step``).
+``--matrix-rate 0 --step 10`` freezes W_k at the analytic matrix: the net is
+then ALISTA without support selection. ``--warm-refine S P`` afterwards puts
+every rate back and continues with a warm-start refinement of S steps (patience
+P) in which the matrices move too, and reports again: a LISTA-CP trained with
+its matrices held during the greedy stages.
+
+The rates are changed by ``training_options.scale_rates``, which wraps the
+engine's private ``_step_sizes``. It reports as ``training_options.py`` does
+(test NMSE per layer, the mean of per-sample dB, one record per stage), then
+the learned steps (with ``--step``).
 
     python benchmarks/lista_cp_diagnostics.py --threshold-rate 10
 """
@@ -26,24 +31,10 @@ layer, the mean of per-sample dB, one record per stage), then the learned steps
 import argparse
 
 import torch
-from training_options import fit_and_report
+from training_options import fit_and_report, scale_rates
 
 import sklearn_l2o
-from sklearn_l2o import _engine
 from sklearn_l2o.datasets import load_sparse_recovery
-
-
-def _scale_rates(factors):
-    """Multiply the engine's step sizes of the named parameters."""
-    engine_sizes = _engine._step_sizes
-
-    def scaled(net, stage, depth, recipe):
-        params, rows, sizes = engine_sizes(net, stage, depth, recipe)
-        names = [name for name, _, _ in net.parameter_groups()]
-        sizes = [size * factors.get(name, 1.0) for name, size in zip(names, sizes)]
-        return params, rows, sizes
-
-    _engine._step_sizes = scaled
 
 
 def main():
@@ -54,6 +45,14 @@ def main():
     parser.add_argument("--n-train", type=int, default=51200)
     parser.add_argument("--cap", type=int, nargs=2, default=(300, 100))
     parser.add_argument("--refinement", type=int, nargs=2, default=(2000, 500))
+    parser.add_argument("--setting", default="noiseless")
+    parser.add_argument(
+        "--warm-refine",
+        type=int,
+        nargs=2,
+        metavar=("S", "P"),
+        help="then a warm-start refinement with every rate restored",
+    )
     parser.add_argument("--output", help="save the record (and the model) as F.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -62,9 +61,9 @@ def main():
     if args.step is not None:
         # learned_step already gives gamma ten times the stage's rate
         factors["gamma"] = args.step / 10.0
-    _scale_rates(factors)
+    scale_rates(factors)
 
-    data = load_sparse_recovery("noiseless", n_train=args.n_train)
+    data = load_sparse_recovery(args.setting, n_train=args.n_train)
     model = sklearn_l2o.LISTACP(
         dictionary=data.dictionary,
         validation_fraction=0.05,
@@ -80,7 +79,23 @@ def main():
         learned_step=args.step is not None,
     )
     fit_and_report(model, data, args)
-    if args.step is not None:
+    _print_steps(model)
+    if args.warm_refine:
+        scale_rates({})
+        model.set_params(
+            warm_start=True,
+            refinement_steps=args.warm_refine[0],
+            refinement_patience=args.warm_refine[1],
+        )
+        if args.output:
+            args.output = args.output.replace(".json", "_warm.json")
+        print("warm-start refinement, every rate restored")
+        fit_and_report(model, data, args)
+        _print_steps(model)
+
+
+def _print_steps(model):
+    if "gamma" in model.module_.layered:
         gamma = model.module_.gamma.detach().tolist()
         print("learned steps", [round(g, 3) for g in gamma])
 

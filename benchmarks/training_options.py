@@ -11,7 +11,8 @@ the mean of per-sample dB, the survey code's definition), the NMSE on the first
 2,000 training pairs (which may include validation pairs), and one record per
 stage (``layer``+``stage``: steps / best step / plateau decays used: best
 validation NMSE). ``--output F.json`` also saves them and pickles the model
-next to it.
+next to it. ``--rate NAME F`` multiplies the Adam step of one of the net's
+parameters (e.g. ``--rate W 0.1``).
 
     python benchmarks/training_options.py LISTA --decays 2 --search --cap 300 100
 """
@@ -24,6 +25,7 @@ import time
 import torch
 
 import sklearn_l2o
+from sklearn_l2o import _engine
 from sklearn_l2o.datasets import load_sparse_recovery
 from sklearn_l2o.metrics import nmse_db
 
@@ -58,6 +60,14 @@ def main():
     parser.add_argument(
         "--learned-step", action="store_true", help="LISTACP(learned_step=True)"
     )
+    parser.add_argument(
+        "--rate",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "F"),
+        default=[],
+        help="multiply the Adam step of the net's parameter NAME by F (repeatable)",
+    )
     parser.add_argument("--n-train", type=int, default=51200, help="training pairs")
     parser.add_argument(
         "--val-fraction", type=float, default=0.05, help="validation_fraction"
@@ -70,6 +80,8 @@ def main():
 
         UnrolledNet.reuse_previous_layer = True
 
+    if args.rate:
+        scale_rates({name: float(f) for name, f in args.rate})
     cls = getattr(sklearn_l2o, args.name)
     data = load_sparse_recovery(args.setting, n_train=args.n_train)
     options = {"plateau_decays": args.decays, "threshold_search": args.search}
@@ -97,6 +109,23 @@ def main():
         **options,
     )
     fit_and_report(model, data, args)
+
+
+ENGINE_STEP_SIZES = _engine._step_sizes
+
+
+def scale_rates(factors):
+    """Multiply the engine's step sizes of the named parameters (by wrapping
+    its private ``_step_sizes``: a diagnostic, not an option of the solvers);
+    ``scale_rates({})`` puts the engine's own back."""
+
+    def scaled(net, stage, depth, recipe):
+        params, rows, sizes = ENGINE_STEP_SIZES(net, stage, depth, recipe)
+        names = [name for name, _, _ in net.parameter_groups()]
+        sizes = [size * factors.get(name, 1.0) for name, size in zip(names, sizes)]
+        return params, rows, sizes
+
+    _engine._step_sizes = scaled if factors else ENGINE_STEP_SIZES
 
 
 def fit_and_report(model, data, args):
