@@ -119,13 +119,16 @@ class TiLISTANet(UnrolledNet):
     layered = ("gamma", "theta")
     threshold = "theta"
 
-    def __init__(self, A, weight, n_layers, n_selected, theta, dtype, device):
+    def __init__(
+        self, A, weight, n_layers, n_selected, theta, dtype, device, weight_rate=1.0
+    ):
         super().__init__(n_layers, A.shape[1])
         self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
         self.n_selected = list(n_selected)
         self.W = torch.nn.Parameter(torch.tensor(weight, dtype=dtype, device=device))
         self.gamma = _stacked(1.0, n_layers, dtype, device)
         self.theta = _stacked(theta, n_layers, dtype, device)
+        self.rate_factors = {"W": float(weight_rate)}
 
     def layer(self, k, b, state):
         x = state[0]
@@ -598,6 +601,18 @@ class TiLISTA(_LISTAFamily):
     init_threshold : float, default=None
         Initial theta_k; None uses 0.4 / (1.001 L).
     {weight_init}
+    weight_rate : float, default=1.0
+        The shared matrix's Adam step as a multiple of every other
+        parameter's. W is trained in every stage of every layer at the
+        stage's full rate, so each new layer's training also moves the
+        matrix all the trained layers use; 0 keeps W at its start (the
+        iteration of :class:`ALISTA` with ``weight_init="analytic"``).
+        Measured once per setting (256 x 512, analytic start, stages capped
+        at 300 / 100 steps, CPU): 0.1 gave noiseless -65.3 dB test NMSE
+        instead of -63.5, and at SNR 30 (with a 6,000-step refinement)
+        -32.8 instead of -32.3; 0.01 gave noiseless -64.1. Both gains are
+        within the spread of repeated runs of one configuration (up to 1.6
+        dB), so the default stays 1.
     {training_parameters}
 
     Attributes
@@ -643,14 +658,25 @@ class TiLISTA(_LISTAFamily):
         **UnrolledRegressor._parameter_constraints,
         **_INIT_CONSTRAINTS,
         **_SUPPORT_CONSTRAINTS,
+        "weight_rate": [Interval(numbers.Real, 0, None, closed="left")],
     }
     _solver_parameters = {
         "support_fraction": 0.012,
         "max_support_fraction": 0.13,
         "init_threshold": None,
         "weight_init": "ista",
+        "weight_rate": 1.0,
     }
     _training_defaults = _TRAINING_DEFAULTS
+
+    def _net_options(self):
+        return {"weight_rate": float(self.weight_rate)}
+
+    def _train(self, net, train, validate, generator, warm):
+        # a warm start continues the trained net; its rates follow the
+        # current parameters
+        net.rate_factors = {"W": float(self.weight_rate)}
+        return super()._train(net, train, validate, generator, warm)
 
     def _export_parameters(self):
         self.weight_ = _numpy(self.module_.W)

@@ -206,6 +206,25 @@ def test_tilista_trains_its_shared_weight(small_problem):
     assert model.steps_.shape == (2,) and model.thresholds_.shape == (2,)
 
 
+def test_tilista_weight_rate_scales_the_shared_matrix_step(small_problem):
+    B, X, _, _, A = small_problem
+    start = ista_step(A) * A
+    params = dict(FAST, n_layers=2)
+    held = TiLISTA(dictionary=A, device="cpu", weight_rate=0.0, **params).fit(B, X)
+    np.testing.assert_array_equal(held.weight_, start.astype(np.float32))
+    assert np.abs(held.steps_ - 1).max() > 1e-3  # the steps still train
+    moves = {}
+    for rate in (1.0, 0.1):
+        model = TiLISTA(dictionary=A, device="cpu", weight_rate=rate, **params)
+        moves[rate] = np.linalg.norm(model.fit(B, X).weight_ - start)
+    assert 0 < moves[0.1] < moves[1.0]
+    # a warm start trains with the rate set now
+    held.set_params(warm_start=True, weight_rate=1.0).fit(B, X)
+    assert np.linalg.norm(held.weight_ - start) > 0
+    with pytest.raises(ValueError, match="weight_rate"):
+        TiLISTA(dictionary=A, weight_rate=-1.0).fit(B, X)
+
+
 ATTRIBUTE_SHAPES = {
     LISTA: {"input_weights_": (3, 64, 32), "state_weights_": (3, 64, 64)},
     LISTASS: {"input_weights_": (3, 64, 32), "state_weights_": (3, 64, 64)},
