@@ -608,11 +608,12 @@ class TiLISTA(_LISTAFamily):
         matrix all the trained layers use; 0 keeps W at its start (the
         iteration of :class:`ALISTA` with ``weight_init="analytic"``).
         Measured once per setting (256 x 512, analytic start, stages capped
-        at 300 / 100 steps, CPU): 0.1 gave noiseless -65.3 dB test NMSE
-        instead of -63.5, and at SNR 30 (with a 6,000-step refinement)
-        -32.8 instead of -32.3; 0.01 gave noiseless -64.1. Both gains are
-        within the spread of repeated runs of one configuration (up to 1.6
-        dB), so the default stays 1.
+        at 300 / 100 steps, CPU), 0.1 against 1: noiseless -65.3 against
+        -63.5 dB test NMSE, SNR 40 -43.0 against -43.3, SNR 30 (with a
+        6,000-step refinement) -32.8 against -32.3, SNR 20 -22.6 against
+        -22.0; 0.01 gave noiseless -64.1. These differences are within the
+        spread of repeated runs of one configuration (up to 1.6 dB), so the
+        default stays 1.
     {training_parameters}
 
     Attributes
