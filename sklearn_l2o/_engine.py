@@ -150,13 +150,16 @@ def _step_sizes(net, stage, depth, recipe):
     its leading axis the stage moves (the trainable layers of a stacked
     parameter; ``None`` for a shared one) and the step size of each moved
     entry. Only those slices enter Adam, so a stage that trains one layer of
-    a 16-layer untied model does not pay for updating all 16.
+    a 16-layer untied model does not pay for updating all 16; a parameter
+    whose rate factor is 0 is left out altogether.
     """
     stage_rate = recipe.learning_rate * recipe.stage_factors[STAGES.index(stage)]
     n_frozen = _n_frozen(stage, depth, recipe)
     params, rows, sizes = [], [], []
     for name, param, is_layered in net.parameter_groups():
         factor = stage_rate * net.rate_factors.get(name, 1.0)
+        if factor == 0.0:
+            continue  # held: no gradient, no Adam state
         if is_layered:
             age = torch.arange(
                 depth - 1, n_frozen - 1, -1, dtype=param.dtype, device=param.device

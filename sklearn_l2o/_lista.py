@@ -119,16 +119,13 @@ class TiLISTANet(UnrolledNet):
     layered = ("gamma", "theta")
     threshold = "theta"
 
-    def __init__(
-        self, A, weight, n_layers, n_selected, theta, dtype, device, weight_rate=1.0
-    ):
+    def __init__(self, A, weight, n_layers, n_selected, theta, dtype, device):
         super().__init__(n_layers, A.shape[1])
         self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
         self.n_selected = list(n_selected)
         self.W = torch.nn.Parameter(torch.tensor(weight, dtype=dtype, device=device))
         self.gamma = _stacked(1.0, n_layers, dtype, device)
         self.theta = _stacked(theta, n_layers, dtype, device)
-        self.rate_factors = {"W": float(weight_rate)}
 
     def layer(self, k, b, state):
         x = state[0]
@@ -670,12 +667,9 @@ class TiLISTA(_LISTAFamily):
     }
     _training_defaults = _TRAINING_DEFAULTS
 
-    def _net_options(self):
-        return {"weight_rate": float(self.weight_rate)}
-
     def _train(self, net, train, validate, generator, warm):
-        # a warm start continues the trained net; its rates follow the
-        # current parameters
+        # set here, not when the net is built, so that a warm start trains
+        # with the rate set now
         net.rate_factors = {"W": float(self.weight_rate)}
         return super()._train(net, train, validate, generator, warm)
 
