@@ -4,7 +4,7 @@ Written for issue 3 to measure ``plateau_decays`` and ``threshold_search``
 (and, with ``--reuse``, every net starting a new layer as a copy of the trained
 one before it when that validates better, which only LAMP does by default).
 Fits ``NAME`` on the setting's 51,200 training pairs (``--n-train``; 5 % held out,
-``--val-fraction``; seed 0,
+``--val-fraction``; ``random_state`` 0, ``--seed``,
 analytic weights for the solvers that take ``weight_init``), on one CPU
 thread, and prints the test NMSE (dB) after every layer (and at the end also
 the mean of per-sample dB, the survey code's definition), the NMSE on the first
@@ -72,6 +72,7 @@ def main():
     parser.add_argument(
         "--val-fraction", type=float, default=0.05, help="validation_fraction"
     )
+    parser.add_argument("--seed", type=int, default=0, help="random_state")
     parser.add_argument("--output")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -105,7 +106,7 @@ def main():
         dictionary=data.dictionary,
         validation_fraction=args.val_fraction,
         device="cpu",
-        random_state=0,
+        random_state=args.seed,
         **options,
     )
     fit_and_report(model, data, args)
