@@ -6,7 +6,8 @@ the final error (TiLISTA noiseless: -44 dB validation after layer 16's stages,
 This loads a model pickled by ``training_options.py --output``, refits it with
 ``warm_start=True`` (only the refinement stages "b" and "c", ``S`` steps each,
 patience ``P``) on the same setting's training pairs and the same validation
-split, and reports as ``training_options.py`` does. ``--rate NAME F`` scales a
+split (pass the first fit's ``--n-train``: the pickle does not record it), and
+reports as ``training_options.py`` does. ``--rate NAME F`` scales a
 parameter's Adam step as there (pass the rates the first fit used).
 
     python benchmarks/warm_refine.py run.pkl noiseless 8000 1500 --rate W 0.1
