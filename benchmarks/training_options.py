@@ -61,6 +61,9 @@ def main():
         "--learned-step", action="store_true", help="LISTACP(learned_step=True)"
     )
     parser.add_argument(
+        "--learn-scale", action="store_true", help="LAMP(learn_scale=True)"
+    )
+    parser.add_argument(
         "--rate",
         nargs=2,
         action="append",
@@ -96,6 +99,8 @@ def main():
         options["layer_decay"] = args.layer_decay
     if args.learned_step:
         options["learned_step"] = True
+    if args.learn_scale:
+        options["learn_scale"] = True
     if args.support is not None:
         options.update(support_fraction=args.support, max_support_fraction=args.support)
     if args.refinement:

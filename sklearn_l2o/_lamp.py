@@ -57,7 +57,7 @@ class LAMPNet(UnrolledNet):
     slope of the last shrinkage, times n / m).
     """
 
-    layered = ("W", "theta")
+    layered = ("W", "theta", "scale")
     # AMP's start for a new layer is poor on coherent dictionaries, where the
     # trained layer before it is a better one (test NMSE at 16 layers on the
     # coherent setting, 12,800 pairs, stages of 100 steps: -10.3 dB without,
@@ -65,7 +65,9 @@ class LAMPNet(UnrolledNet):
     # without and improved at every layer with)
     reuse_previous_layer = True
 
-    def __init__(self, A, n_layers, W, theta, dtype, device, shrinkage="soft"):
+    def __init__(
+        self, A, n_layers, W, theta, dtype, device, shrinkage="soft", learn_scale=False
+    ):
         super().__init__(n_layers, A.shape[1])
         self.n_features = A.shape[0]
         self.shrinkage = shrinkage
@@ -77,6 +79,12 @@ class LAMPNet(UnrolledNet):
         self.W = torch.nn.Parameter(W.expand(n_layers, -1, -1).clone())
         theta = torch.as_tensor(theta, dtype=dtype, device=device)
         self.theta = torch.nn.Parameter(theta.expand(n_layers, *theta.shape).clone())
+        # the soft threshold's output gain per layer (1: plain soft
+        # thresholding); trained only with learn_scale
+        self.scale = torch.nn.Parameter(
+            torch.ones(n_layers, dtype=dtype, device=device),
+            requires_grad=bool(learn_scale) and shrinkage == "soft",
+        )
         # keeps the estimated noise variance positive once the residual of a
         # noiseless problem has vanished
         self._variance_floor = torch.finfo(dtype).eps ** 2
@@ -98,6 +106,11 @@ class LAMPNet(UnrolledNet):
             # autograd
             with torch.no_grad():
                 onsager = (x != 0).sum(dim=1, keepdim=True).to(b.dtype)
+            # a gain g on the shrinkage multiplies its slope, and so the
+            # Onsager coefficient, by g
+            gain = self.at("scale", k)
+            x = gain * x
+            onsager = gain * onsager
         else:
             # theta = (log-odds of an active entry, log signal variance,
             # log scale of the noise variance)
@@ -159,6 +172,12 @@ class LAMP(UnrolledRegressor):
         The per-entry shrinkage: soft thresholding ("soft", LAMP-l1), or the
         Bernoulli-Gaussian posterior mean ("bg", LAMP-bg), whose prior is
         estimated from the training codes.
+    learn_scale : bool, default=False
+        Also learn a gain ``g_k`` per layer on the soft threshold's output,
+        ``x^{k+1} = g_k eta(...)``, which multiplies the Onsager coefficient
+        by ``g_k`` too (the authors' code does this for LAMP-l1, starting
+        from 1). Without it the gains stay at 1. Ignored by
+        ``shrinkage="bg"``.
     {training_parameters}
 
     Attributes
@@ -168,6 +187,9 @@ class LAMP(UnrolledRegressor):
         Learned matrices W^k (the paper's B_t).
     thresholds_ : ndarray of shape (n_layers,)
         Learned threshold scales theta_k (``shrinkage="soft"`` only).
+    scales_ : ndarray of shape (n_layers,)
+        Output gains g_k of the soft threshold (``shrinkage="soft"`` only;
+        all 1 unless ``learn_scale=True``).
     shrinkage_parameters_ : ndarray of shape (n_layers, 3)
         Learned (rho_k, sigma_k^2, s_k) per layer (``shrinkage="bg"`` only):
         the prior's share of non-zero entries, their variance, and the scale
@@ -229,9 +251,14 @@ class LAMP(UnrolledRegressor):
         **UnrolledRegressor._parameter_constraints,
         "init_threshold": [Interval(numbers.Real, 0, None, closed="left")],
         "shrinkage": [StrOptions({"soft", "bg"})],
+        "learn_scale": ["boolean"],
     }
 
-    _solver_parameters = {"init_threshold": 1.0, "shrinkage": "soft"}
+    _solver_parameters = {
+        "init_threshold": 1.0,
+        "shrinkage": "soft",
+        "learn_scale": False,
+    }
     # measured on a 64 x 128 noiseless problem, 8 layers, 4,000 pairs, the
     # shared budgets: learning rate 5e-4 -> -18.8 dB, 2e-3 -> -20.3,
     # 5e-3 -> -20.8, 1e-2 -> -20.6; the end-to-end refinement added nothing
@@ -244,7 +271,16 @@ class LAMP(UnrolledRegressor):
             theta = float(self.init_threshold)
         else:
             theta = bernoulli_gauss_start(X)
-        return LAMPNet(A, self.n_layers, W, theta, dtype, device, self.shrinkage)
+        return LAMPNet(
+            A,
+            self.n_layers,
+            W,
+            theta,
+            dtype,
+            device,
+            self.shrinkage,
+            learn_scale=self.learn_scale,
+        )
 
     def _check_warm_start(self):
         if self.module_.shrinkage != self.shrinkage:
@@ -253,15 +289,23 @@ class LAMP(UnrolledRegressor):
                 f"{self.module_.shrinkage!r}, not {self.shrinkage!r}; refit "
                 "with warm_start=False to change it."
             )
+        learning = self.module_.scale.requires_grad
+        if learning != (bool(self.learn_scale) and self.shrinkage == "soft"):
+            raise ValueError(
+                f"warm_start=True continues the trained net, which was fitted "
+                f"with learn_scale={learning}; refit with warm_start=False to "
+                "change it."
+            )
 
     def _export_parameters(self):
         self.weights_ = self.module_.W.detach().cpu().double().numpy()
         theta = self.module_.theta.detach().cpu().double().numpy()
         # a refit with the other shrinkage leaves no stale attribute behind
-        for name in ("thresholds_", "shrinkage_parameters_"):
+        for name in ("thresholds_", "scales_", "shrinkage_parameters_"):
             self.__dict__.pop(name, None)
         if self.shrinkage == "soft":
             self.thresholds_ = theta
+            self.scales_ = self.module_.scale.detach().cpu().double().numpy()
         else:
             rho = 1.0 / (1.0 + np.exp(-theta[:, 0]))
             self.shrinkage_parameters_ = np.column_stack(
