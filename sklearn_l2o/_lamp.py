@@ -172,12 +172,14 @@ class LAMP(UnrolledRegressor):
         The per-entry shrinkage: soft thresholding ("soft", LAMP-l1), or the
         Bernoulli-Gaussian posterior mean ("bg", LAMP-bg), whose prior is
         estimated from the training codes.
-    learn_scale : bool, default=False
+    learn_scale : bool, default=True
         Also learn a gain ``g_k`` per layer on the soft threshold's output,
         ``x^{k+1} = g_k eta(...)``, which multiplies the Onsager coefficient
-        by ``g_k`` too (the authors' code does this for LAMP-l1, starting
-        from 1). Without it the gains stay at 1. Ignored by
-        ``shrinkage="bg"``.
+        by ``g_k`` too, as the authors' code does for LAMP-l1 (starting from
+        1). It undoes part of the soft threshold's shrinkage bias: on the
+        SNR 20 dB 256 x 512 benchmark setting (51,200 pairs, stages capped at
+        300 steps) 16 layers reach -20.2 dB NMSE with it and -17.3 without.
+        With False the gains stay at 1. Ignored by ``shrinkage="bg"``.
     {training_parameters}
 
     Attributes
@@ -257,7 +259,7 @@ class LAMP(UnrolledRegressor):
     _solver_parameters = {
         "init_threshold": 1.0,
         "shrinkage": "soft",
-        "learn_scale": False,
+        "learn_scale": True,
     }
     # measured on a 64 x 128 noiseless problem, 8 layers, 4,000 pairs, the
     # shared budgets: learning rate 5e-4 -> -18.8 dB, 2e-3 -> -20.3,
