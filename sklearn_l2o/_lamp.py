@@ -131,15 +131,16 @@ class LAMP(UnrolledRegressor):
     LAMP runs ``n_layers`` iterations of AMP with soft thresholding (the
     paper's LAMP-l1, the default),
 
-        v^k = b - A x^k + (||x^k||_0 / m) v^{k-1},
-        x^{k+1} = eta( x^k + W^k v^k ; theta_k ||v^k||_2 / sqrt(m) ),
+        v^k = b - A x^k + (g_{k-1} ||x^k||_0 / m) v^{k-1},
+        x^{k+1} = g_k eta( x^k + W^k v^k ; theta_k ||v^k||_2 / sqrt(m) ),
 
     from x^0 = 0 and v^{-1} = 0, where ``m`` is the number of measurements, the
-    matrices ``W^k`` (n_components x n_features) and the threshold scales
-    ``theta_k`` are learned per layer, and ``eta`` is soft thresholding. The
-    Onsager term (the last term of v^k) is what sets AMP apart from ISTA: it
-    keeps the error in ``x^k + W^k v^k`` close to Gaussian noise of level
-    ``||v^k|| / sqrt(m)``, which the threshold tracks. Training follows the
+    matrices ``W^k`` (n_components x n_features), the threshold scales
+    ``theta_k`` and the output gains ``g_k`` (``learn_scale``) are learned per
+    layer, and ``eta`` is soft thresholding. The Onsager term (the last term
+    of v^k) is what sets AMP apart from ISTA: it keeps the error in
+    ``x^k + W^k v^k`` close to Gaussian noise of level ``||v^k|| / sqrt(m)``,
+    which the threshold tracks. Training follows the
     stage-wise recipe shared by the unrolled solvers (one new layer at a time,
     then refinement at lower rates, early stopping on a held-out share of the
     training pairs).
@@ -151,7 +152,7 @@ class LAMP(UnrolledRegressor):
         x^{k+1} = E[ x | r = x + N(0, s_k ||v^k||^2 / m) ],  r = x^k + W^k v^k,
         x_i = 0 with probability 1 - rho_k, else x_i ~ N(0, sigma_k^2),
 
-    and the Onsager coefficient ``||x^k||_0 / m`` by the sum of the
+    and the Onsager coefficient ``g_{k-1} ||x^k||_0 / m`` by the sum of the
     shrinkage's slopes divided by m. The three numbers (rho_k, sigma_k^2, s_k)
     are learned per layer and start from the training codes: rho at their
     share of non-zero entries, sigma^2 at the mean square of the non-zero
