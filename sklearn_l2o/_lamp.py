@@ -89,6 +89,15 @@ class LAMPNet(UnrolledNet):
         # noiseless problem has vanished
         self._variance_floor = torch.finfo(dtype).eps ** 2
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "scale" not in self._parameters:
+            # pickled before the gains existed: plain soft thresholding
+            ones = torch.ones(
+                self.n_layers, dtype=self.theta.dtype, device=self.theta.device
+            )
+            self.scale = torch.nn.Parameter(ones, requires_grad=False)
+
     def initial_state(self, b):
         x = b.new_zeros(b.shape[0], self.n_components)
         return (x, torch.zeros_like(b), b.new_zeros(b.shape[0], 1))
@@ -284,6 +293,13 @@ class LAMP(UnrolledRegressor):
             self.shrinkage,
             learn_scale=self.learn_scale,
         )
+
+    def __setstate__(self, state):
+        # a model pickled before learn_scale existed had gains fixed at 1
+        state.setdefault("learn_scale", False)
+        if "thresholds_" in state and "scales_" not in state:
+            state["scales_"] = np.ones(len(state["thresholds_"]))
+        super().__setstate__(state)
 
     def _check_warm_start(self):
         if self.module_.shrinkage != self.shrinkage:

@@ -680,3 +680,18 @@ def test_warm_start_cannot_change_learn_scale(small_problem):
     with pytest.raises(ValueError, match="learn_scale"):
         model.fit(B[:300], X[:300])
     np.testing.assert_array_equal(model.predict(B_test), before)
+
+
+def test_pickle_from_before_the_gains_loads_as_plain_soft_thresholding(small_problem):
+    B, X, B_test, _, A = small_problem
+    model = LAMP(
+        dictionary=A, learn_scale=False, device="cpu", **dict(FAST, n_layers=2)
+    ).fit(B[:300], X[:300])
+    expected = model.predict(B_test)
+    # what a model pickled before learn_scale existed holds
+    del model.module_._parameters["scale"]
+    del model.learn_scale, model.scales_
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.get_params()["learn_scale"] is False
+    np.testing.assert_array_equal(restored.scales_, np.ones(2))
+    np.testing.assert_array_equal(restored.predict(B_test), expected)
