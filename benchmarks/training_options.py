@@ -64,6 +64,11 @@ def main():
         "--learn-scale", action="store_true", help="LAMP(learn_scale=True)"
     )
     parser.add_argument(
+        "--fixed-gain",
+        action="store_true",
+        help="LAMP(learn_scale=False) (learning the gains is LAMP's default)",
+    )
+    parser.add_argument(
         "--rate",
         nargs=2,
         action="append",
@@ -99,8 +104,10 @@ def main():
         options["layer_decay"] = args.layer_decay
     if args.learned_step:
         options["learned_step"] = True
-    if args.learn_scale:
-        options["learn_scale"] = True
+    if args.learn_scale and args.fixed_gain:
+        parser.error("--learn-scale and --fixed-gain exclude each other")
+    if args.learn_scale or args.fixed_gain:
+        options["learn_scale"] = args.learn_scale
     if args.support is not None:
         options.update(support_fraction=args.support, max_support_fraction=args.support)
     if args.refinement:
