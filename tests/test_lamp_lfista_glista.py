@@ -186,61 +186,25 @@ def _soft(z, t):
     return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
 
-def test_lamp_layers_by_hand_include_the_onsager_term(small_problem):
+@pytest.mark.parametrize("learn_scale", [False, True])
+def test_lamp_layers_by_hand_include_the_onsager_term(small_problem, learn_scale):
     B, X, B_test, _, A = small_problem
     model = LAMP(
         dictionary=A,
-        learn_scale=False,
-        device="cpu",
-        dtype="float64",
-        **dict(FAST, n_layers=2),
-    ).fit(B, X)
-    W, theta = model.weights_, model.thresholds_
-    b = B_test[:50]
-    m = A.shape[0]
-
-    x1 = _soft(
-        b @ W[0].T, theta[0] * np.linalg.norm(b, axis=1, keepdims=True) / np.sqrt(m)
-    )
-    onsager = np.count_nonzero(x1, axis=1)[:, None] / m
-    v1 = b - x1 @ A.T + onsager * b
-    x2 = _soft(
-        x1 + v1 @ W[1].T,
-        theta[1] * np.linalg.norm(v1, axis=1, keepdims=True) / np.sqrt(m),
-    )
-    staged = list(model.staged_predict(b))
-    np.testing.assert_allclose(staged[0], x1, atol=1e-10)
-    np.testing.assert_allclose(staged[1], x2, atol=1e-10)
-
-    # without the Onsager term the second layer would be visibly different
-    v1_plain = b - x1 @ A.T
-    x2_plain = _soft(
-        x1 + v1_plain @ W[1].T,
-        theta[1] * np.linalg.norm(v1_plain, axis=1, keepdims=True) / np.sqrt(m),
-    )
-    assert np.all(onsager > 0)
-    assert np.abs(staged[1] - x2_plain).max() > 1e-2
-    # with learn_scale=False the output gains stay at 1
-    np.testing.assert_array_equal(model.scales_, np.ones(2))
-
-
-def test_lamp_learned_scale_multiplies_the_output_and_the_onsager_term(
-    small_problem,
-):
-    B, X, B_test, _, A = small_problem
-    model = LAMP(
-        dictionary=A,
-        learn_scale=True,
+        learn_scale=learn_scale,
         device="cpu",
         dtype="float64",
         **dict(FAST, n_layers=2),
     ).fit(B, X)
     W, theta, gain = model.weights_, model.thresholds_, model.scales_
-    assert gain.shape == (2,)
-    assert np.all(np.abs(gain - 1.0) > 1e-4)  # trained, not left at 1
+    if learn_scale:
+        assert np.all(np.abs(gain - 1.0) > 1e-4)  # trained, not left at 1
+    else:
+        np.testing.assert_array_equal(gain, np.ones(2))
     b = B_test[:50]
     m = A.shape[0]
 
+    # the gain multiplies the shrinkage's output and its Onsager coefficient
     x1 = gain[0] * _soft(
         b @ W[0].T, theta[0] * np.linalg.norm(b, axis=1, keepdims=True) / np.sqrt(m)
     )
@@ -253,6 +217,15 @@ def test_lamp_learned_scale_multiplies_the_output_and_the_onsager_term(
     staged = list(model.staged_predict(b))
     np.testing.assert_allclose(staged[0], x1, atol=1e-10)
     np.testing.assert_allclose(staged[1], x2, atol=1e-10)
+
+    # without the Onsager term the second layer would be visibly different
+    v1_plain = b - x1 @ A.T
+    x2_plain = gain[1] * _soft(
+        x1 + v1_plain @ W[1].T,
+        theta[1] * np.linalg.norm(v1_plain, axis=1, keepdims=True) / np.sqrt(m),
+    )
+    assert np.all(onsager > 0)
+    assert np.abs(staged[1] - x2_plain).max() > 1e-2
 
 
 def test_untrained_lamp_is_amp(small_problem):
@@ -660,24 +633,16 @@ def test_refit_with_the_other_shrinkage_replaces_the_attributes(small_problem):
     assert not hasattr(model, "scales_")
 
 
-def test_warm_start_cannot_change_the_shrinkage(small_problem):
+@pytest.mark.parametrize(
+    "params", [{"shrinkage": "bg"}, {"learn_scale": False}], ids=lambda p: next(iter(p))
+)
+def test_warm_start_cannot_change_the_shrinkage(small_problem, params):
     B, X, B_test, _, A = small_problem
     model = LAMP(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
     model.fit(B[:300], X[:300])
     before = model.predict(B_test)
-    model.set_params(shrinkage="bg", warm_start=True)
-    with pytest.raises(ValueError, match="shrinkage"):
-        model.fit(B[:300], X[:300])
-    np.testing.assert_array_equal(model.predict(B_test), before)
-
-
-def test_warm_start_cannot_change_learn_scale(small_problem):
-    B, X, B_test, _, A = small_problem
-    model = LAMP(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
-    model.fit(B[:300], X[:300])
-    before = model.predict(B_test)
-    model.set_params(learn_scale=False, warm_start=True)
-    with pytest.raises(ValueError, match="learn_scale"):
+    model.set_params(warm_start=True, **params)
+    with pytest.raises(ValueError, match=next(iter(params))):
         model.fit(B[:300], X[:300])
     np.testing.assert_array_equal(model.predict(B_test), before)
 
