@@ -8,7 +8,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_l2o import ALISTA, FISTA, LISTA, LISTACP, LISTACPSS, LISTASS, TiLISTA
-from sklearn_l2o._lista import ista_step
+from sklearn_l2o._lista import _INIT_LAMBDA, ista_step
 from sklearn_l2o.metrics import nmse_db
 
 SOLVERS = [LISTA, LISTASS, LISTACP, LISTACPSS, TiLISTA]
@@ -191,8 +191,10 @@ def test_tilista_shares_one_weight(small_problem):
         assert [name for name, _, shared in net.parameter_groups() if not shared] == [
             "W"
         ]
-        untied = untrained(LISTACP, A, n_layers)
+        untied = untrained(LISTACP, A, n_layers, learned_step=False)
         assert count(untied) == n_layers * (m * n + 1)
+        stepped = untrained(LISTACP, A, n_layers)  # a learned step per layer
+        assert count(stepped) == n_layers * (m * n + 2)
         full = untrained(LISTA, A, n_layers)
         assert count(full) == n_layers * (n * m + n * n + 1)
 
@@ -206,23 +208,31 @@ def test_tilista_trains_its_shared_weight(small_problem):
     assert model.steps_.shape == (2,) and model.thresholds_.shape == (2,)
 
 
-def test_tilista_weight_rate_scales_the_shared_matrix_step(small_problem):
+@pytest.mark.parametrize("cls", [TiLISTA, LISTACP, LISTACPSS], ids=lambda c: c.__name__)
+def test_weight_rate_scales_the_matrix_step(cls, small_problem):
     B, X, _, _, A = small_problem
     start = ista_step(A) * A
     params = dict(FAST, n_layers=2)
-    held = TiLISTA(dictionary=A, device="cpu", weight_rate=0.0, **params).fit(B, X)
-    np.testing.assert_array_equal(held.weight_, start.astype(np.float32))
-    assert np.abs(held.steps_ - 1).max() > 1e-3  # the steps still train
+
+    def matrices(model):
+        return model.module_.W.detach().double().numpy()
+
+    held = cls(dictionary=A, device="cpu", weight_rate=0.0, **params).fit(B, X)
+    np.testing.assert_allclose(
+        matrices(held), np.broadcast_to(start, matrices(held).shape), rtol=1e-6
+    )
+    start_theta = _INIT_LAMBDA * ista_step(A)
+    assert np.abs(held.thresholds_ - start_theta).max() > 1e-6  # the rest trains
     moves = {}
     for rate in (1.0, 0.1):
-        model = TiLISTA(dictionary=A, device="cpu", weight_rate=rate, **params)
-        moves[rate] = np.linalg.norm(model.fit(B, X).weight_ - start)
+        model = cls(dictionary=A, device="cpu", weight_rate=rate, **params)
+        moves[rate] = np.linalg.norm(matrices(model.fit(B, X)) - start)
     assert 0 < moves[0.1] < moves[1.0]
     # a warm start trains with the rate set now
     held.set_params(warm_start=True, weight_rate=1.0).fit(B, X)
-    assert np.linalg.norm(held.weight_ - start) > 0
+    assert np.linalg.norm(matrices(held) - start) > 0
     with pytest.raises(ValueError, match="weight_rate"):
-        TiLISTA(dictionary=A, weight_rate=-1.0).fit(B, X)
+        cls(dictionary=A, weight_rate=-1.0).fit(B, X)
 
 
 ATTRIBUTE_SHAPES = {
@@ -259,7 +269,7 @@ def test_fitted_attributes_and_pickle(cls, small_problem):
 LAYERED = {
     LISTA: {"W1", "W2", "theta"},
     LISTASS: {"W1", "W2", "theta"},
-    LISTACP: {"W", "theta"},
+    LISTACP: {"W", "gamma", "theta"},  # the learned step is its default
     LISTACPSS: {"W", "theta"},
     TiLISTA: {"gamma", "theta"},
 }
@@ -316,14 +326,15 @@ def test_bad_support_fraction(cls, small_problem):
         cls(dictionary=A, max_support_fraction=-0.1).fit(B[:100], X[:100])
 
 
-def test_learned_step_starts_as_the_plain_layers(small_problem):
-    """gamma_k = 1 at the start: the untrained net is LISTA-CP's, and the
+@pytest.mark.parametrize("cls", [LISTACP, LISTACPSS], ids=lambda c: c.__name__)
+def test_learned_step_starts_as_the_plain_layers(cls, small_problem):
+    """gamma_k = 1 at the start: the untrained net is the plain one, and the
     engine lists gamma as a per-layer parameter with ten times W's rate."""
     from sklearn_l2o._engine import Recipe, _step_sizes
 
     _, _, B_test, _, A = small_problem
-    plain = untrained(LISTACP, A, 4)
-    stepped = untrained(LISTACP, A, 4, learned_step=True)
+    plain = untrained(cls, A, 4, learned_step=False)
+    stepped = untrained(cls, A, 4, learned_step=True)
     assert set(stepped.layered) == {"W", "gamma", "theta"}
     b = torch.tensor(B_test[:50])
     with torch.no_grad():
@@ -352,9 +363,12 @@ def test_learned_step_trains_and_exports_the_products(small_problem):
     np.testing.assert_array_equal(restored.predict(B_test), model.predict(B_test))
 
 
-def test_warm_start_cannot_change_learned_step(small_problem):
+@pytest.mark.parametrize("cls", [LISTACP, LISTACPSS], ids=lambda c: c.__name__)
+def test_warm_start_cannot_change_learned_step(cls, small_problem):
     B, X, B_test, _, A = small_problem
-    model = LISTACP(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
+    model = cls(
+        dictionary=A, device="cpu", learned_step=False, **dict(FAST, n_layers=2)
+    )
     model.fit(B[:300], X[:300])
     before = model.predict(B_test)
     model.set_params(learned_step=True, warm_start=True)
