@@ -250,6 +250,13 @@ class _CoupledLISTA(_WeightRate, _LISTAFamily):
     def _net_options(self):
         return {"learned_step": bool(self.learned_step)}
 
+    def __setstate__(self, state):
+        # pickled before these parameters existed (LISTACPSS) or before the
+        # defaults changed (LISTACP): no learned step, matrices at full rate
+        state.setdefault("learned_step", False)
+        state.setdefault("weight_rate", 1.0)
+        super().__setstate__(state)
+
     def _check_warm_start(self):
         trained = "gamma" in self.module_.layered
         if trained != bool(self.learned_step):

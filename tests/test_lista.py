@@ -375,3 +375,20 @@ def test_warm_start_cannot_change_learned_step(cls, small_problem):
     with pytest.raises(ValueError, match="learned_step"):
         model.fit(B[:300], X[:300])
     np.testing.assert_array_equal(model.predict(B_test), before)
+
+
+@pytest.mark.parametrize("cls", [LISTACP, LISTACPSS], ids=lambda c: c.__name__)
+def test_pickle_from_before_the_learned_step_option_loads(cls, small_problem):
+    B, X, B_test, _, A = small_problem
+    model = cls(
+        dictionary=A, learned_step=False, device="cpu", **dict(FAST, n_layers=2)
+    ).fit(B[:300], X[:300])
+    expected = model.predict(B_test)
+    # what a model pickled before the two parameters existed holds
+    del model.learned_step, model.weight_rate
+    restored = pickle.loads(pickle.dumps(model))
+    params = restored.get_params()
+    assert params["learned_step"] is False and params["weight_rate"] == 1.0
+    np.testing.assert_array_equal(restored.predict(B_test), expected)
+    # and it continues training as it was fitted
+    restored.set_params(warm_start=True, refinement_steps=5).fit(B[:300], X[:300])
