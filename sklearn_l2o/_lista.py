@@ -73,9 +73,10 @@ class LISTACPNet(UnrolledNet):
     """x <- eta_ss( x + W_k^T (b - A x) ; theta_k, p_k ), W_k untied.
 
     With ``learned_step`` the matrix of layer k is written gamma_k W_k, with a
-    scalar gamma_k that starts at 1 and takes ten times the matrices' Adam
-    step (ALISTA's rate for its steps): the same functions, but the step of a
-    layer can change without every entry of W_k moving together.
+    scalar gamma_k that starts at 1 and takes ten times the stage's Adam
+    step (ALISTA's rate for its steps, with the family's learning rate): the
+    same functions, but the step of a layer can change without every entry
+    of W_k moving together.
     """
 
     layered = ("W", "theta")
