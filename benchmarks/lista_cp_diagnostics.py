@@ -77,6 +77,9 @@ def main():
         refinement_steps=args.refinement[0],
         refinement_patience=args.refinement[1],
         learned_step=args.step is not None,
+        # LISTACP's default before session 20, the rate these diagnostics
+        # were recorded with (--matrix-rate multiplies it)
+        weight_rate=1.0,
     )
     fit_and_report(model, data, args)
     _print_steps(model)

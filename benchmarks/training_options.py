@@ -58,7 +58,9 @@ def main():
         help="refinement_steps and refinement_patience (default: own)",
     )
     parser.add_argument(
-        "--learned-step", action="store_true", help="LISTACP(learned_step=True)"
+        "--learned-step",
+        action="store_true",
+        help="learned_step=True (LISTACP's default since session 20; for LISTACPSS)",
     )
     parser.add_argument(
         "--learn-scale", action="store_true", help="LAMP(learn_scale=True)"

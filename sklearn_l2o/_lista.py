@@ -154,6 +154,9 @@ _WEIGHT_INIT_DOC = """weight_init : {"ista", "analytic"}, default="ista"
         steps (noiseless 256 x 512, 16 layers, stages capped at 300 steps
         with patience 100, starting step 1: LISTA-CPSS -33.9 dB from
         "ista", -58.8 dB from "analytic")."""
+_WEIGHT_RATE_CONSTRAINTS = {
+    "weight_rate": [Interval(numbers.Real, 0, None, closed="left")],
+}
 _SUPPORT_CONSTRAINTS = {
     "support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
     "max_support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
@@ -240,8 +243,8 @@ class _CoupledLISTA(_WeightRate, _LISTAFamily):
     _parameter_constraints = {
         **UnrolledRegressor._parameter_constraints,
         **_INIT_CONSTRAINTS,
+        **_WEIGHT_RATE_CONSTRAINTS,
         "learned_step": ["boolean"],
-        "weight_rate": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
     def _export_parameters(self):
@@ -708,7 +711,7 @@ class TiLISTA(_WeightRate, _LISTAFamily):
         **UnrolledRegressor._parameter_constraints,
         **_INIT_CONSTRAINTS,
         **_SUPPORT_CONSTRAINTS,
-        "weight_rate": [Interval(numbers.Real, 0, None, closed="left")],
+        **_WEIGHT_RATE_CONSTRAINTS,
     }
     _solver_parameters = {
         "support_fraction": 0.012,
