@@ -8,7 +8,8 @@ Fits ``NAME`` on the setting's 51,200 training pairs (``--n-train``; 5 % held ou
 analytic weights for the solvers that take ``weight_init``), on one CPU
 thread, and prints the test NMSE (dB) after every layer (and at the end also
 the mean of per-sample dB, the survey code's definition), the NMSE on the first
-2,000 training pairs (which may include validation pairs), and one record per
+2,000 training pairs (which may include validation pairs), the best of three
+wall times of ``predict`` on the 1,000 test signals, and one record per
 stage (``layer``+``stage``: steps / best step / plateau decays used: best
 validation NMSE). ``--output F.json`` also saves them and pickles the model
 next to it. ``--rate NAME F`` multiplies the Adam step of one of the net's
@@ -157,10 +158,12 @@ def fit_and_report(model, data, args):
     per_sample = float(
         nmse_db(data.X_test, model.predict(data.B_test), average="samples")
     )
+    predict_s = predict_seconds(model, data.B_test)
     print(vars(args), "fit", round(seconds, 1), "s, steps", model.n_iter_)
     print("test NMSE (dB) per layer", curve)
     print("test NMSE (dB), mean of per-sample dB, at the end", round(per_sample, 2))
     print("NMSE (dB) on 2,000 training pairs", round(train_nmse, 2))
+    print(f"predict {len(data.B_test)} signals: {predict_s:.4f} s (best of 3)")
     print(
         " ".join(
             f"{r['layer']}{r['stage']}:{r['steps']}/{r['best_step']}/"
@@ -176,12 +179,23 @@ def fit_and_report(model, data, args):
             "test": curve,
             "train_2000": train_nmse,
             "test_per_sample": per_sample,
+            "predict_s": predict_s,
             "history": model.history_,
         }
         with open(args.output, "w") as f:
             json.dump(record, f, indent=1)
         with open(args.output.replace(".json", ".pkl"), "wb") as f:
             pickle.dump(model, f)
+
+
+def predict_seconds(model, B, repeats=3):
+    """Best wall time of ``repeats`` calls of ``model.predict(B)``."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(B)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 if __name__ == "__main__":
