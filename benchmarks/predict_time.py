@@ -13,10 +13,10 @@ import json
 import pickle
 
 import torch
+from training_options import predict_seconds
 
 from sklearn_l2o.datasets import load_sparse_recovery
 from sklearn_l2o.metrics import nmse_db
-from training_options import predict_seconds
 
 
 def main():
