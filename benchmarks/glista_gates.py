@@ -60,7 +60,8 @@ def main():
         threshold_search=True,
     )
     if variant == "cpss":
-        model = LISTACPSS(**common)
+        # the plain LISTA-CPSS layer (GLISTA has no learned step), as recorded
+        model = LISTACPSS(learned_step=False, weight_rate=1.0, **common)
     else:
         model = GLISTA(init_gain=init_gain, **common)
     start = time.perf_counter()

@@ -23,6 +23,9 @@ from sklearn_l2o.metrics import nmse_db
 # (refinement_steps, refinement_patience) of the "default" rows: the package's
 # defaults when the runs in benchmarks/results were made
 BASE_REFINEMENT = {"LISTACPSS": (2000, 500), "ALISTA": (4000, 1500)}
+# LISTACPSS as it was when they were made (its defaults since session 21 add a
+# learned step and slower matrices)
+CPSS = dict(weight_init="analytic", learned_step=False, weight_rate=1.0)
 
 
 def main():
@@ -32,9 +35,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="random_state of the fits")
     args = parser.parse_args()
     runs = [
-        ("noiseless", LISTACPSS, dict(weight_init="analytic")),
-        ("snr40", LISTACPSS, dict(weight_init="analytic")),
-        ("snr20", LISTACPSS, dict(weight_init="analytic")),
+        ("noiseless", LISTACPSS, CPSS),
+        ("snr40", LISTACPSS, CPSS),
+        ("snr20", LISTACPSS, CPSS),
         ("noiseless", ALISTA, {}),
     ]
     if args.only:

@@ -31,9 +31,13 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = load_sparse_recovery("noiseless", n_train=20000)
+    # LISTACPSS's layer before session 21 (no learned step, matrices at the
+    # stage's rate), with which the recorded runs were made
     model = LISTACPSS(
         dictionary=data.dictionary,
         weight_init="analytic",
+        learned_step=False,
+        weight_rate=1.0,
         validation_fraction=0.05,
         device="cpu",
         random_state=0,

@@ -61,7 +61,8 @@ def main():
     parser.add_argument(
         "--learned-step",
         action="store_true",
-        help="learned_step=True (LISTACP's default since session 20; for LISTACPSS)",
+        help="learned_step=True (the default of LISTACP since session 20 and of "
+        "LISTACPSS since session 21)",
     )
     parser.add_argument(
         "--learn-scale", action="store_true", help="LAMP(learn_scale=True)"

@@ -50,9 +50,11 @@ def pre_threshold(net, b, x):
     if "W1" in p:  # LISTA: W1_k b + W2_k x
         return b @ p["W1"][k].T + x @ p["W2"][k].T
     A = net.A.numpy()
-    if "gamma" in p:  # TiLISTA: x - gamma_k W^T (A x - b)
+    if p["W"].ndim == 2:  # TiLISTA: x - gamma_k W^T (A x - b)
         return x - p["gamma"][k] * (x @ A.T - b) @ p["W"]
-    return x + (b - x @ A.T) @ p["W"][k]  # LISTA-CP: x + W_k^T (b - A x)
+    step = p["gamma"][k] if "gamma" in p else 1.0
+    # LISTA-CP: x + gamma_k W_k^T (b - A x), gamma_k = 1 without a learned step
+    return x + step * (b - x @ A.T) @ p["W"][k]
 
 
 @pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
@@ -208,28 +210,33 @@ def test_tilista_trains_its_shared_weight(small_problem):
     assert model.steps_.shape == (2,) and model.thresholds_.shape == (2,)
 
 
-@pytest.mark.parametrize("cls", [TiLISTA, LISTACP, LISTACPSS], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
 def test_weight_rate_scales_the_matrix_step(cls, small_problem):
     B, X, _, _, A = small_problem
-    start = ista_step(A) * A
     params = dict(FAST, n_layers=2)
 
-    def matrices(model):
-        return model.module_.W.detach().double().numpy()
+    def matrices(net):
+        """Every learned matrix of the net (W, or W1 and W2), flattened."""
+        return np.concatenate(
+            [
+                getattr(net, name).detach().double().numpy().ravel()
+                for name in cls._weights
+            ]
+        )
 
+    start = matrices(untrained(cls, A, 2))
     held = cls(dictionary=A, device="cpu", weight_rate=0.0, **params).fit(B, X)
-    held_start = np.broadcast_to(start.astype(np.float32), matrices(held).shape)
-    np.testing.assert_array_equal(matrices(held), held_start)
+    np.testing.assert_array_equal(matrices(held.module_), start.astype(np.float32))
     start_theta = _INIT_LAMBDA * ista_step(A)
     assert np.abs(held.thresholds_ - start_theta).max() > 1e-6  # the rest trains
     moves = {}
     for rate in (1.0, 0.1):
         model = cls(dictionary=A, device="cpu", weight_rate=rate, **params)
-        moves[rate] = np.linalg.norm(matrices(model.fit(B, X)) - start)
+        moves[rate] = np.linalg.norm(matrices(model.fit(B, X).module_) - start)
     assert 0 < moves[0.1] < moves[1.0]
     # a warm start trains with the rate set now
     held.set_params(warm_start=True, weight_rate=1.0).fit(B, X)
-    assert np.linalg.norm(matrices(held) - start) > 0
+    assert np.linalg.norm(matrices(held.module_) - start) > 0
     with pytest.raises(ValueError, match="weight_rate"):
         cls(dictionary=A, weight_rate=-1.0).fit(B, X)
 
@@ -269,7 +276,7 @@ LAYERED = {
     LISTA: {"W1", "W2", "theta"},
     LISTASS: {"W1", "W2", "theta"},
     LISTACP: {"W", "gamma", "theta"},  # the learned step is its default
-    LISTACPSS: {"W", "theta"},
+    LISTACPSS: {"W", "gamma", "theta"},  # and LISTACPSS's
     TiLISTA: {"gamma", "theta"},
 }
 
@@ -391,3 +398,15 @@ def test_pickle_from_before_the_learned_step_option_loads(cls, small_problem):
     np.testing.assert_array_equal(restored.predict(B_test), expected)
     # and it continues training as it was fitted
     restored.set_params(warm_start=True, refinement_steps=5).fit(B[:300], X[:300])
+
+
+@pytest.mark.parametrize("cls", [LISTA, LISTASS, TiLISTA], ids=lambda c: c.__name__)
+def test_pickle_from_before_weight_rate_loads(cls, small_problem):
+    B, X, B_test, _, A = small_problem
+    model = cls(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
+    model.fit(B[:300], X[:300])
+    expected = model.predict(B_test)
+    del model.weight_rate  # what a model pickled before the parameter held
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.get_params()["weight_rate"] == 1.0
+    np.testing.assert_array_equal(restored.predict(B_test), expected)
