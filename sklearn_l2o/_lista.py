@@ -140,9 +140,12 @@ def _numpy(param):
     return param.detach().cpu().double().numpy()
 
 
-_INIT_CONSTRAINTS = {
+# what every solver of the family takes besides the training parameters
+_FAMILY_CONSTRAINTS = {
+    **UnrolledRegressor._parameter_constraints,
     "init_threshold": [Interval(numbers.Real, 0, None, closed="left"), None],
     "weight_init": [StrOptions({"ista", "analytic"})],
+    "weight_rate": [Interval(numbers.Real, 0, None, closed="left")],
 }
 
 _WEIGHT_INIT_DOC = """weight_init : {"ista", "analytic"}, default="ista"
@@ -154,9 +157,6 @@ _WEIGHT_INIT_DOC = """weight_init : {"ista", "analytic"}, default="ista"
         steps (noiseless 256 x 512, 16 layers, stages capped at 300 steps
         with patience 100, starting step 1: LISTA-CPSS -33.9 dB from
         "ista", -58.8 dB from "analytic")."""
-_WEIGHT_RATE_CONSTRAINTS = {
-    "weight_rate": [Interval(numbers.Real, 0, None, closed="left")],
-}
 _SUPPORT_CONSTRAINTS = {
     "support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
     "max_support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
@@ -193,10 +193,13 @@ _RECIPE_TRAINING_DEFAULTS = {
 
 
 class _LISTAFamily(UnrolledRegressor):
-    """What the five solvers share: threshold and support-size schedule."""
+    """What the five solvers share: threshold and support-size schedule, and
+    ``weight_rate``, the Adam step of the matrices (``_weights``) as a factor."""
 
     _net = None
     _support_selection = False
+    _weights = ("W",)
+    _parameter_constraints = _FAMILY_CONSTRAINTS
 
     def __init_subclass__(cls, **kwargs):
         if cls.__doc__:
@@ -227,12 +230,6 @@ class _LISTAFamily(UnrolledRegressor):
     def _net_options(self):
         return {}
 
-
-class _WeightRate:
-    """The ``weight_rate`` parameter: the matrices' Adam step as a factor."""
-
-    _weights = ("W",)
-
     def _train(self, net, train, validate, generator, warm):
         # set here, not when the net is built, so that a warm start trains
         # with the rate set now
@@ -246,7 +243,7 @@ class _WeightRate:
         super().__setstate__(state)
 
 
-class _UntiedLISTA(_WeightRate, _LISTAFamily):
+class _UntiedLISTA(_LISTAFamily):
     _net = LISTANet
     _weights = ("W1", "W2")
 
@@ -256,14 +253,9 @@ class _UntiedLISTA(_WeightRate, _LISTAFamily):
         self.thresholds_ = _numpy(self.module_.theta)
 
 
-class _CoupledLISTA(_WeightRate, _LISTAFamily):
+class _CoupledLISTA(_LISTAFamily):
     _net = LISTACPNet
-    _parameter_constraints = {
-        **UnrolledRegressor._parameter_constraints,
-        **_INIT_CONSTRAINTS,
-        **_WEIGHT_RATE_CONSTRAINTS,
-        "learned_step": ["boolean"],
-    }
+    _parameter_constraints = {**_FAMILY_CONSTRAINTS, "learned_step": ["boolean"]}
 
     def _export_parameters(self):
         self.weights_ = _numpy(self.module_.effective_weights())
@@ -275,7 +267,7 @@ class _CoupledLISTA(_WeightRate, _LISTAFamily):
     def __setstate__(self, state):
         # pickled before these parameters existed (LISTACPSS) or before the
         # defaults changed (LISTACP, LISTACPSS): no learned step (and, through
-        # _WeightRate, matrices at the stage's rate)
+        # _LISTAFamily, matrices at the stage's rate)
         state.setdefault("learned_step", False)
         super().__setstate__(state)
 
@@ -365,11 +357,6 @@ class LISTA(_UntiedLISTA):
     True
     """
 
-    _parameter_constraints = {
-        **UnrolledRegressor._parameter_constraints,
-        **_INIT_CONSTRAINTS,
-        **_WEIGHT_RATE_CONSTRAINTS,
-    }
     _solver_parameters = {
         "init_threshold": None,
         "weight_init": "ista",
@@ -455,12 +442,7 @@ class LISTASS(_UntiedLISTA):
     """
 
     _support_selection = True
-    _parameter_constraints = {
-        **UnrolledRegressor._parameter_constraints,
-        **_INIT_CONSTRAINTS,
-        **_SUPPORT_CONSTRAINTS,
-        **_WEIGHT_RATE_CONSTRAINTS,
-    }
+    _parameter_constraints = {**_FAMILY_CONSTRAINTS, **_SUPPORT_CONSTRAINTS}
     _solver_parameters = {
         "support_fraction": 0.012,
         "max_support_fraction": 0.12,
@@ -663,7 +645,7 @@ class LISTACPSS(_CoupledLISTA):
     _training_defaults = _RECIPE_TRAINING_DEFAULTS
 
 
-class TiLISTA(_WeightRate, _LISTAFamily):
+class TiLISTA(_LISTAFamily):
     """Tied LISTA: one learned matrix shared by all layers, a step per layer.
 
     TiLISTA runs ``n_layers`` iterations of
@@ -747,12 +729,7 @@ class TiLISTA(_WeightRate, _LISTAFamily):
 
     _net = TiLISTANet
     _support_selection = True
-    _parameter_constraints = {
-        **UnrolledRegressor._parameter_constraints,
-        **_INIT_CONSTRAINTS,
-        **_SUPPORT_CONSTRAINTS,
-        **_WEIGHT_RATE_CONSTRAINTS,
-    }
+    _parameter_constraints = {**_FAMILY_CONSTRAINTS, **_SUPPORT_CONSTRAINTS}
     _solver_parameters = {
         "support_fraction": 0.012,
         "max_support_fraction": 0.13,
