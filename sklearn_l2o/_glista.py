@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._alista import analytic_start
 from ._base import UnrolledRegressor
-from ._lista import ista_step
+from ._lista import _WeightRate, ista_step
 from ._torch import support_selection_threshold, support_sizes
 from ._unrolled import UnrolledNet
 
@@ -73,7 +73,7 @@ class GLISTANet(UnrolledNet):
         return (x + omega * (x_new - x),)
 
 
-class GLISTA(UnrolledRegressor):
+class GLISTA(_WeightRate, UnrolledRegressor):
     """Gated LISTA: LISTA-CP with learned gain gates and overshoot gates.
 
     GLISTA runs ``n_layers`` iterations of
@@ -123,6 +123,13 @@ class GLISTA(UnrolledRegressor):
         weight times its starting step, so that the untrained first layer is
         ALISTA's; the same stage-wise-only run as above reached -16.8 dB from
         "ista" and -47.9 dB from "analytic".
+    weight_rate : float, default=1.0
+        The Adam step of the matrices ``W^k`` as a multiple of the stage's (0
+        holds them at their start). On the coherent setting (256 x 512,
+        analytic start, stages capped at 300 / 100 steps, 8,000-step
+        refinement with patience 1,500, one seed, CPU) 0.1 reached -29.96 dB
+        per-sample test NMSE against -28.11 with 1. The default 1 is the rate
+        of all the other settings' measurements.
     {training_parameters}
 
     Attributes
@@ -183,6 +190,7 @@ class GLISTA(UnrolledRegressor):
         "init_threshold": [Interval(numbers.Real, 0, None, closed="left"), None],
         "init_gain": [Interval(numbers.Real, 0, None, closed="left")],
         "weight_init": [StrOptions({"ista", "analytic"})],
+        "weight_rate": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
     _solver_parameters = {
@@ -191,6 +199,7 @@ class GLISTA(UnrolledRegressor):
         "init_threshold": None,
         "init_gain": 0.001,
         "weight_init": "ista",
+        "weight_rate": 1.0,
     }
     # measured on a 64 x 128 noiseless problem, 8 layers, 4,000 pairs, the
     # shared budgets: learning rate 5e-4 -> -16.2 dB, 2e-3 -> -17.8,

@@ -192,13 +192,31 @@ _RECIPE_TRAINING_DEFAULTS = {
 }
 
 
-class _LISTAFamily(UnrolledRegressor):
+class _WeightRate:
+    """``weight_rate``: the Adam step of the matrices named in ``_weights`` as
+    a factor of the stage's (mixed into the LISTA family and GLISTA)."""
+
+    _weights = ("W",)
+
+    def _train(self, net, train, validate, generator, warm):
+        # set here, not when the net is built, so that a warm start trains
+        # with the rate set now
+        rate = float(self.weight_rate)
+        net.rate_factors = {**net.rate_factors, **dict.fromkeys(self._weights, rate)}
+        return super()._train(net, train, validate, generator, warm)
+
+    def __setstate__(self, state):
+        # pickled before the parameter existed: matrices at the stage's rate
+        state.setdefault("weight_rate", 1.0)
+        super().__setstate__(state)
+
+
+class _LISTAFamily(_WeightRate, UnrolledRegressor):
     """What the five solvers share: threshold and support-size schedule, and
-    ``weight_rate``, the Adam step of the matrices (``_weights``) as a factor."""
+    ``weight_rate``."""
 
     _net = None
     _support_selection = False
-    _weights = ("W",)
     _parameter_constraints = _FAMILY_CONSTRAINTS
 
     def __init_subclass__(cls, **kwargs):
@@ -229,18 +247,6 @@ class _LISTAFamily(UnrolledRegressor):
 
     def _net_options(self):
         return {}
-
-    def _train(self, net, train, validate, generator, warm):
-        # set here, not when the net is built, so that a warm start trains
-        # with the rate set now
-        rate = float(self.weight_rate)
-        net.rate_factors = {**net.rate_factors, **dict.fromkeys(self._weights, rate)}
-        return super()._train(net, train, validate, generator, warm)
-
-    def __setstate__(self, state):
-        # pickled before the parameter existed: matrices at the stage's rate
-        state.setdefault("weight_rate", 1.0)
-        super().__setstate__(state)
 
 
 class _UntiedLISTA(_LISTAFamily):

@@ -7,12 +7,23 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_l2o import ALISTA, FISTA, LISTA, LISTACP, LISTACPSS, LISTASS, TiLISTA
+from sklearn_l2o import (
+    ALISTA,
+    FISTA,
+    GLISTA,
+    LISTA,
+    LISTACP,
+    LISTACPSS,
+    LISTASS,
+    TiLISTA,
+)
 from sklearn_l2o._lista import _INIT_LAMBDA, ista_step
 from sklearn_l2o.metrics import nmse_db
 
 SOLVERS = [LISTA, LISTASS, LISTACP, LISTACPSS, TiLISTA]
 SS_SOLVERS = [LISTASS, LISTACPSS, TiLISTA]
+#: the solvers that take ``weight_rate``
+RATE_SOLVERS = [*SOLVERS, GLISTA]
 
 FAST = dict(
     n_layers=6,
@@ -210,7 +221,7 @@ def test_tilista_trains_its_shared_weight(small_problem):
     assert model.steps_.shape == (2,) and model.thresholds_.shape == (2,)
 
 
-@pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", RATE_SOLVERS, ids=lambda c: c.__name__)
 def test_weight_rate_scales_the_matrix_step(cls, small_problem):
     B, X, _, _, A = small_problem
     params = dict(FAST, n_layers=2)
@@ -400,7 +411,9 @@ def test_pickle_from_before_the_learned_step_option_loads(cls, small_problem):
     restored.set_params(warm_start=True, refinement_steps=5).fit(B[:300], X[:300])
 
 
-@pytest.mark.parametrize("cls", [LISTA, LISTASS, TiLISTA], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", [LISTA, LISTASS, TiLISTA, GLISTA], ids=lambda c: c.__name__
+)
 def test_pickle_from_before_weight_rate_loads(cls, small_problem):
     B, X, B_test, _, A = small_problem
     model = cls(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
