@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._alista import analytic_start
 from ._base import UnrolledRegressor
-from ._lista import _WeightRate, ista_step
+from ._lista import WEIGHT_RATE_CONSTRAINT, _WeightRate, ista_step
 from ._torch import support_selection_threshold, support_sizes
 from ._unrolled import UnrolledNet
 
@@ -191,7 +191,7 @@ class GLISTA(_WeightRate, UnrolledRegressor):
         "init_threshold": [Interval(numbers.Real, 0, None, closed="left"), None],
         "init_gain": [Interval(numbers.Real, 0, None, closed="left")],
         "weight_init": [StrOptions({"ista", "analytic"})],
-        "weight_rate": [Interval(numbers.Real, 0, None, closed="left")],
+        **WEIGHT_RATE_CONSTRAINT,
     }
 
     _solver_parameters = {

@@ -140,12 +140,17 @@ def _numpy(param):
     return param.detach().cpu().double().numpy()
 
 
+# the constraint of _WeightRate's parameter (the LISTA family's and GLISTA's)
+WEIGHT_RATE_CONSTRAINT = {
+    "weight_rate": [Interval(numbers.Real, 0, None, closed="left")]
+}
+
 # what every solver of the family takes besides the training parameters
 _FAMILY_CONSTRAINTS = {
     **UnrolledRegressor._parameter_constraints,
+    **WEIGHT_RATE_CONSTRAINT,
     "init_threshold": [Interval(numbers.Real, 0, None, closed="left"), None],
     "weight_init": [StrOptions({"ista", "analytic"})],
-    "weight_rate": [Interval(numbers.Real, 0, None, closed="left")],
 }
 
 _WEIGHT_INIT_DOC = """weight_init : {"ista", "analytic"}, default="ista"
