@@ -52,6 +52,9 @@ def main():
         help="support_fraction and max_support_fraction (0: no support selection)",
     )
     parser.add_argument(
+        "--max-support", type=float, help="max_support_fraction alone (after --support)"
+    )
+    parser.add_argument(
         "--refinement",
         type=int,
         nargs=2,
@@ -114,6 +117,8 @@ def main():
         options["learn_scale"] = args.learn_scale
     if args.support is not None:
         options.update(support_fraction=args.support, max_support_fraction=args.support)
+    if args.max_support is not None:
+        options["max_support_fraction"] = args.max_support
     if args.refinement:
         options.update(
             refinement_steps=args.refinement[0], refinement_patience=args.refinement[1]
