@@ -704,8 +704,8 @@ class TiLISTA(_LISTAFamily):
         (``learning_rate=0.02, plateau_decays=0, threshold_search=False,
         refinement_steps=16000, refinement_patience=6000``), 0.01 reached
         -73.0 / -79.4 dB (ratio / per-sample) noiseless against the paper's
-        -70.2, and -44.1 at SNR 40 against -43.3 with the defaults (one run
-        each; not yet measured at SNR 30 or 20).
+        -70.2, -44.1 at SNR 40 against -43.3 with the defaults, and -33.9
+        at SNR 30 against -32.3 (one run each; not yet measured at SNR 20).
     {training_parameters}
 
     Attributes
