@@ -12,6 +12,21 @@ from ._unrolled import UnrolledNet
 from ._validation import spectral_norm_sq
 
 
+# tuned on the canonical problem: with 2 numbers per layer, large steps and
+# short stages suffice, and the end-to-end refinement does the rest. On the
+# noiseless 256 x 512 setting (51,200 pairs) a 4x longer refinement with 4x
+# the patience gave -74.0 / -74.5 / -72.0 dB at 16 layers against -72.4 /
+# -71.1 / -71.6 (H200 seed 0, CPU seeds 0 and 1) for about twice the fit time
+# (43 s on the H200); benchmarks/refine_length.py. TiLISTA trains this way too.
+ALISTA_TRAINING_DEFAULTS = {
+    "learning_rate": 2e-2,
+    "max_steps_per_stage": 300,
+    "patience": 100,
+    "refinement_steps": 16000,
+    "refinement_patience": 6000,
+}
+
+
 def analytic_weight(A):
     """The ALISTA weight: argmin_W ||W^T A||_F^2 subject to w_j^T a_j = 1.
 
@@ -169,19 +184,7 @@ class ALISTA(UnrolledRegressor):
         "max_support_fraction": 0.13,
         "init_threshold": None,
     }
-    # tuned on the canonical problem: with 2 numbers per layer, large steps and
-    # short stages suffice, and the end-to-end refinement does the rest. On the
-    # noiseless 256 x 512 setting (51,200 pairs) a 4x longer refinement with 4x
-    # the patience gave -74.0 / -74.5 / -72.0 dB at 16 layers against -72.4 /
-    # -71.1 / -71.6 (H200 seed 0, CPU seeds 0 and 1) for about twice the fit time
-    # (43 s on the H200); benchmarks/refine_length.py
-    _training_defaults = {
-        "learning_rate": 2e-2,
-        "max_steps_per_stage": 300,
-        "patience": 100,
-        "refinement_steps": 16000,
-        "refinement_patience": 6000,
-    }
+    _training_defaults = ALISTA_TRAINING_DEFAULTS
 
     def _build_net(self, A, B, X, device, dtype):
         W = analytic_weight(A)

@@ -71,6 +71,17 @@ def test_weight_init_reaches_the_lista_family_only(tmp_path, capsys):
     assert "weight_init" not in methods["ALISTA"]["params"]
 
 
+def test_weight_init_defaults_to_each_solvers_own(tmp_path):
+    """Without --weight-init every solver starts where its own default says:
+    TiLISTA from the analytic weight, the rest of the family from ISTA."""
+    args = ["--quick", "--device", "cpu", "--output", str(tmp_path)]
+    main(args + ["--methods", "LISTACPSS", "TiLISTA"])
+    methods = json.loads((tmp_path / "results.json").read_text())["methods"]
+    assert methods["LISTACPSS"]["settings"]["weight_init"] == "ista"
+    assert methods["TiLISTA"]["settings"]["weight_init"] == "analytic"
+    assert "weight_init" not in methods["TiLISTA"]["params"]
+
+
 def test_unknown_method_or_setting(tmp_path):
     with pytest.raises(SystemExit, match="unknown method"):
         main(["--quick", "--methods", "NOPE", "--output", str(tmp_path)])

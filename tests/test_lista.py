@@ -17,6 +17,7 @@ from sklearn_l2o import (
     LISTASS,
     TiLISTA,
 )
+from sklearn_l2o._alista import analytic_start
 from sklearn_l2o._lista import _INIT_LAMBDA, ista_step
 from sklearn_l2o.metrics import nmse_db
 
@@ -87,11 +88,12 @@ def test_trained_solver_beats_fista(cls, small_problem, device):
 
 @pytest.mark.parametrize("cls", SOLVERS, ids=lambda c: c.__name__)
 def test_initialisation_is_ista(cls, small_problem):
-    """Untrained, every solver is ISTA with step 1/(1.001 L) and alpha = 0.4."""
+    """With weight_init="ista" (the default of all but TiLISTA), untrained,
+    every solver is ISTA with step 1/(1.001 L) and alpha = 0.4."""
     _, _, B_test, _, A = small_problem
     b = B_test[:50]
     no_selection = {"support_fraction": 0.0} if cls in SS_SOLVERS else {}
-    net = untrained(cls, A, 5, **no_selection)
+    net = untrained(cls, A, 5, weight_init="ista", **no_selection)
     step = 1.0 / (1.001 * np.linalg.norm(A, 2) ** 2)
     assert ista_step(A) == pytest.approx(step, rel=1e-12)
     with torch.no_grad():
@@ -120,10 +122,12 @@ def test_analytic_weight_init_starts_as_untrained_alista(cls, small_problem):
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, atol=1e-10)
     assert np.count_nonzero(got[-1]) > 0
-    # and it differs from the default start
-    default = untrained(cls, A, 5)
+    # and it differs from the ISTA start
+    ista = untrained(cls, A, 5, weight_init="ista")
     with torch.no_grad():
-        assert not np.allclose(list(default.iterates(b))[-1].numpy(), got[-1])
+        assert not np.allclose(list(ista.iterates(b))[-1].numpy(), got[-1])
+    # TiLISTA, trained as ALISTA is, starts here by default; the rest from ISTA
+    assert cls().weight_init == ("analytic" if cls is TiLISTA else "ista")
 
 
 def test_analytic_weight_init_helps_on_a_small_budget(small_problem):
@@ -216,7 +220,8 @@ def test_tilista_trains_its_shared_weight(small_problem):
     B, X, _, _, A = small_problem
     model = TiLISTA(dictionary=A, device="cpu", **dict(FAST, n_layers=2)).fit(B, X)
     assert model.weight_.shape == A.shape
-    start = ista_step(A) * A
+    start = untrained(TiLISTA, A, 2).W.detach().numpy()
+    np.testing.assert_allclose(start, analytic_start(A), rtol=1e-12)
     assert np.linalg.norm(model.weight_ - start) > 1e-3 * np.linalg.norm(start)
     assert model.steps_.shape == (2,) and model.thresholds_.shape == (2,)
 

@@ -64,10 +64,11 @@ def build_parser():
     parser.add_argument(
         "--weight-init",
         choices=("ista", "analytic"),
-        default="ista",
+        default=None,
         help="sparse: where the LISTA family's matrices start (weight_init of "
         "LISTA, LISTASS, LISTACP, LISTACPSS, TiLISTA, GLISTA, LFISTA; default: "
-        "ista, the papers')",
+        "each solver's own: analytic for TiLISTA, ista (the papers') for the "
+        "others)",
     )
     parser.add_argument(
         "--n-steps", type=int, help="lasso/rastrigin/training: iterations to run"

@@ -39,7 +39,7 @@ class Context:
     train_options: dict = field(default_factory=dict)
     seed: int = 0
     caps: dict = field(default_factory=dict)
-    weight_init: str = "ista"
+    weight_init: str = None
 
 
 #: percentiles of the last estimate's per-sample NMSE saved with every result
@@ -142,7 +142,7 @@ def _run_unrolled(cls, **extra):
         # steps (HyperLISTA searches its three constants instead)
         shared = {k: v for k, v in ctx.train_options.items() if k in accepted}
         options = _capped(accepted, {**shared, **extra}, ctx.caps)
-        if "weight_init" in accepted:
+        if "weight_init" in accepted and ctx.weight_init is not None:
             options["weight_init"] = ctx.weight_init
         est = cls(
             dictionary=ctx.A,
