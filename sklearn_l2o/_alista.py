@@ -11,7 +11,6 @@ from ._torch import support_selection_threshold, support_sizes
 from ._unrolled import UnrolledNet
 from ._validation import spectral_norm_sq
 
-
 # tuned on the canonical problem: with 2 numbers per layer, large steps and
 # short stages suffice, and the end-to-end refinement does the rest. On the
 # noiseless 256 x 512 setting (51,200 pairs) a 4x longer refinement with 4x

@@ -19,6 +19,7 @@ from sklearn_l2o import (
 )
 from sklearn_l2o._alista import analytic_start
 from sklearn_l2o._lista import _INIT_LAMBDA, ista_step
+from sklearn_l2o._torch import support_selection_threshold
 from sklearn_l2o.metrics import nmse_db
 
 SOLVERS = [LISTA, LISTASS, LISTACP, LISTACPSS, TiLISTA]
@@ -428,3 +429,90 @@ def test_pickle_from_before_weight_rate_loads(cls, small_problem):
     restored = pickle.loads(pickle.dumps(model))
     assert restored.get_params()["weight_rate"] == 1.0
     np.testing.assert_array_equal(restored.predict(B_test), expected)
+
+
+UNTIED = [LISTA, LISTASS]
+
+
+@pytest.mark.parametrize("init", ["ista", "analytic"])
+@pytest.mark.parametrize("cls", UNTIED, ids=lambda c: c.__name__)
+def test_coupled_residual_starts_as_the_plain_net(cls, init, small_problem):
+    """The coordinates change, the untrained function does not."""
+    _, _, B_test, _, A = small_problem
+    b = torch.tensor(B_test[:50])
+    plain = untrained(cls, A, 5, weight_init=init)
+    coupled = untrained(cls, A, 5, weight_init=init, parametrization="coupled_residual")
+    assert set(coupled.layered) == {"W", "gamma", "D1", "D2", "theta"}
+    with torch.no_grad():
+        got = [x.numpy() for x in coupled.iterates(b)]
+        want = [x.numpy() for x in plain.iterates(b)]
+        W1, W2 = coupled.untied_weights()
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-10)
+    assert np.count_nonzero(got[-1]) > 0
+    np.testing.assert_allclose(W1.numpy(), plain.W1.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(W2.numpy(), plain.W2.detach().numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", UNTIED, ids=lambda c: c.__name__)
+def test_coupled_residual_exports_the_untied_weights(cls, small_problem):
+    B, X, B_test, X_test, A = small_problem
+    model = cls(
+        dictionary=A,
+        parametrization="coupled_residual",
+        device="cpu",
+        **dict(FAST, n_layers=3),
+    ).fit(B, X)
+    net = model.module_
+    # the residuals trained, so the model is not a coupled one
+    assert np.abs(net.D1.detach().numpy()).max() > 0
+    assert np.abs(net.D2.detach().numpy()[1:]).max() > 0
+    # running LISTA's formula on the exported arrays gives the predictions
+    x = torch.zeros(len(B_test), A.shape[1], dtype=torch.float64)
+    b = torch.tensor(B_test)
+    for k in range(3):
+        z = b @ torch.tensor(model.input_weights_[k]).T
+        z = z + x @ torch.tensor(model.state_weights_[k]).T
+        theta = torch.tensor(model.thresholds_[k])
+        x = support_selection_threshold(z, theta, net.n_selected[k])
+    np.testing.assert_allclose(x.numpy(), model.predict(B_test), atol=1e-4)
+    assert nmse_db(X_test, model.predict(B_test)) < -10
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(B_test), model.predict(B_test))
+
+
+def test_coupled_residual_weight_rate_covers_all_three_matrices(small_problem):
+    B, X, _, _, A = small_problem
+    params = dict(FAST, n_layers=2, parametrization="coupled_residual")
+    start = untrained(LISTASS, A, 2, parametrization="coupled_residual")
+    held = LISTASS(dictionary=A, device="cpu", weight_rate=0.0, **params).fit(B, X)
+    for name in ("W", "D1", "D2"):
+        np.testing.assert_array_equal(
+            getattr(held.module_, name).detach().numpy(),
+            getattr(start, name).detach().float().numpy(),
+        )
+    start_theta = _INIT_LAMBDA * ista_step(A)
+    assert np.abs(held.thresholds_ - start_theta).max() > 1e-6  # the rest trains
+    moved = LISTASS(dictionary=A, device="cpu", **params).fit(B, X)
+    assert np.abs(moved.module_.D2.detach().numpy()).max() > 0
+
+
+def test_parametrization_is_validated_and_kept_by_warm_starts(small_problem):
+    B, X, _, _, A = small_problem
+    with pytest.raises(ValueError, match="parametrization"):
+        LISTASS(dictionary=A, parametrization="tied").fit(B[:300], X[:300])
+    model = LISTA(
+        dictionary=A,
+        parametrization="coupled_residual",
+        device="cpu",
+        **dict(FAST, n_layers=2),
+    ).fit(B[:300], X[:300])
+    with pytest.raises(ValueError, match="parametrization='coupled_residual'"):
+        model.set_params(warm_start=True, parametrization="plain").fit(B[:300], X[:300])
+    model.set_params(parametrization="coupled_residual", refinement_steps=5)
+    assert model.fit(B[:300], X[:300]).n_iter_ > 0
+    # a model pickled before the parameter existed was trained in plain ones
+    plain = LISTA(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
+    plain.fit(B[:300], X[:300])
+    del plain.parametrization
+    assert pickle.loads(pickle.dumps(plain)).get_params()["parametrization"] == "plain"
