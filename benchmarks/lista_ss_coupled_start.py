@@ -59,6 +59,7 @@ def main():
     )
     parser.add_argument("--decays", type=int, default=0, help="plateau_decays")
     parser.add_argument("--search", action="store_true", help="threshold_search")
+    parser.add_argument("--seed", type=int, default=0, help="random_state")
     parser.add_argument("--output")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -82,7 +83,9 @@ def main():
         options.update(
             refinement_steps=args.refinement[0], refinement_patience=args.refinement[1]
         )
-    model = LISTASS(dictionary=data.dictionary, device="cpu", random_state=0, **options)
+    model = LISTASS(
+        dictionary=data.dictionary, device="cpu", random_state=args.seed, **options
+    )
     fit_and_report(model, data, args)
     print(
         "residual share ||D2_k|| / ||gamma_k W_k^T A|| per layer",
