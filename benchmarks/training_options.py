@@ -83,6 +83,13 @@ def main():
         default=[],
         help="multiply the Adam step of the net's parameter NAME by F (repeatable)",
     )
+    parser.add_argument(
+        "--parametrization",
+        help="parametrization of LISTA and LISTASS (plain or coupled_residual)",
+    )
+    parser.add_argument(
+        "--weight-rate", type=float, help="weight_rate of the solvers that take it"
+    )
     parser.add_argument("--n-train", type=int, default=51200, help="training pairs")
     parser.add_argument(
         "--val-fraction", type=float, default=0.05, help="validation_fraction"
@@ -123,6 +130,10 @@ def main():
         options.update(
             refinement_steps=args.refinement[0], refinement_patience=args.refinement[1]
         )
+    if args.parametrization:
+        options["parametrization"] = args.parametrization
+    if args.weight_rate is not None:
+        options["weight_rate"] = args.weight_rate
     model = cls(
         dictionary=data.dictionary,
         validation_fraction=args.val_fraction,
