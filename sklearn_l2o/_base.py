@@ -39,6 +39,7 @@ from ._validation import (
 )
 
 _PREDICT_CHUNK = 4096
+_UNSET = object()
 
 
 def nmse_db_torch(x_hat, x):
@@ -476,7 +477,7 @@ class UnrolledRegressor(
         else:
             self.validation_nmse_db_ = scores
             _warn_if_worse_than_earlier_layers(scores)
-        self._export_parameters()
+        self._export()
         return self
 
     def _train(self, net, train, validate, generator, warm):
@@ -529,6 +530,23 @@ class UnrolledRegressor(
 
     def _export_parameters(self):
         """Copy learned per-layer quantities to numpy fitted attributes."""
+
+    def _export(self):
+        """Run ``_export_parameters`` and note which attributes it set.
+
+        Those attributes are copies of ``module_``'s tensors (in float64, so
+        up to twice its size again); pickles leave them out and unpickling
+        makes them again from the net.
+        """
+        for name in self.__dict__.pop("_exported_names", ()):
+            self.__dict__.pop(name, None)
+        before = dict(self.__dict__)
+        self._export_parameters()
+        self._exported_names = tuple(
+            name
+            for name, value in self.__dict__.items()
+            if before.get(name, _UNSET) is not value
+        )
 
     def _check_warm_start(self):
         """Raise if the parameters no longer fit the trained net (warm start)."""
@@ -638,6 +656,8 @@ class UnrolledRegressor(
     # ------------------------------------------------------------- pickling
     def __getstate__(self):
         state = self.__dict__.copy()
+        for name in state.get("_exported_names", ()):
+            state.pop(name, None)
         module = state.get("module_")
         if module is not None:
             # store CPU tensors so the pickle loads on machines without CUDA
@@ -660,6 +680,8 @@ class UnrolledRegressor(
             state["module_"] = state["module_"].to(device)
             state["device_"] = device
         self.__dict__.update(state)
+        if "_exported_names" in state:
+            self._export()
 
     # ----------------------------------------------------------------- tags
     def __sklearn_tags__(self):

@@ -322,7 +322,9 @@ class LAMP(UnrolledRegressor):
         # a refit with the other shrinkage leaves no stale attribute behind
         for name in ("thresholds_", "scales_", "shrinkage_parameters_"):
             self.__dict__.pop(name, None)
-        if self.shrinkage == "soft":
+        # the net's shrinkage, not the parameter's: set_params after fit does
+        # not change what the net computes
+        if self.module_.shrinkage == "soft":
             self.thresholds_ = theta
             self.scales_ = self.module_.scale.detach().cpu().double().numpy()
         else:

@@ -655,7 +655,7 @@ def test_pickle_from_before_the_gains_loads_as_plain_soft_thresholding(small_pro
     expected = model.predict(B_test)
     # what a model pickled before learn_scale existed holds
     del model.module_._parameters["scale"]
-    del model.learn_scale, model.scales_
+    del model.learn_scale, model.scales_, model._exported_names
     restored = pickle.loads(pickle.dumps(model))
     assert restored.get_params()["learn_scale"] is False
     np.testing.assert_array_equal(restored.scales_, np.ones(2))
