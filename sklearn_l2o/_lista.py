@@ -210,12 +210,14 @@ _PARAMETRIZATION_DOC = (
         ``D1_k``, ``D2_k`` that start at zero, all three matrices at
         ``weight_rate``. The functions are the same and so is the untrained
         net; what changes is that one Adam step on ``W_k`` moves W1_k and
-        W2_k together, as the coupled solvers' steps do. LISTA-SS at SNR
-        20 dB (256 x 512, analytic start, ``weight_rate=0.01``, ALISTA's
-        schedule, CPU, one run each): -20.57 dB test NMSE against -20.16 in
-        plain coordinates with 51,200 pairs, and -21.24 with 204,800 pairs
-        (plain coordinates with those pairs and LISTA-SS's own schedule:
-        -19.90; the paper: -22.1)."""
+        W2_k together, as the coupled solvers' steps do. At SNR 20 dB
+        (256 x 512, analytic start, ``weight_rate=0.01``, ALISTA's
+        schedule, CPU, test NMSE at 16 layers): LISTA-SS -20.57 dB against
+        -20.16 in plain coordinates with 51,200 pairs, and -21.24 (a second
+        seed: -21.19) against -20.63 with 204,800 pairs (the plain run was
+        still improving when its refinement budget ran out; the paper:
+        -22.1). LISTA with 204,800 pairs: -20.94 against -18.53 in plain
+        coordinates with its own schedule (the paper: -19.3)."""
 )
 _SUPPORT_CONSTRAINTS = {
     "support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
