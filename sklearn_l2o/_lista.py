@@ -334,7 +334,7 @@ class _UntiedLISTA(_LISTAFamily):
     def _net_class(self):
         if self.parametrization == "coupled_residual":
             return CoupledResidualNet
-        return LISTANet
+        return self._net
 
     def _weight_names(self, net):
         if isinstance(net, CoupledResidualNet):
