@@ -154,6 +154,43 @@ def test_lasso_passes_per_architecture_options_and_records_them(tmp_path, monkey
     assert payloads["lasso_5x10"]["methods"]["L2O-hierarchical"]["episodes"] > 0
 
 
+def test_lasso_takes_instance_counts_and_trains_lista_coupled(tmp_path):
+    # --n-train / --n-test size the LASSO sets, and LISTA is trained in the
+    # coupled-plus-residual coordinates from the analytic start
+    payloads = main(
+        ["lasso", "--quick", "--methods", "FISTA", "LISTA", "--n-train", "300"]
+        + ["--n-test", "40", "--device", "cpu", "--output", str(tmp_path)]
+    )
+    saved = json.loads((tmp_path / "results_lasso_5x10.json").read_text())
+    assert saved["problem"]["n_train"] == 300 and saved["problem"]["n_test"] == 40
+    params = payloads["lasso_5x10"]["methods"]["LISTA"]["params"]
+    assert params["parametrization"] == "coupled_residual"
+    assert params["weight_init"] == "analytic"
+    fista = saved["methods"]["FISTA"]["curve"]
+    assert saved["methods"]["LISTA"]["curve"][3] < fista[3]
+
+
+def test_lasso_plot_is_log_log_and_the_others_linear(tmp_path, monkeypatch):
+    # the survey's Figure 6 (LASSO) has a log y axis; R_f spans ten decades
+    from sklearn_l2o.benchmark import _l2o
+
+    scales = {}
+    real = _l2o.plot_curves
+
+    def spy(output, curves, title, filename, **labels):
+        scales[filename] = labels["yscale"]
+        return real(output, curves, title, filename=filename, **labels)
+
+    monkeypatch.setattr(_l2o, "plot_curves", spy)
+    for task in ("lasso", "rastrigin"):
+        main(
+            [task, "--quick", "--methods", "FISTA" if task == "lasso" else "Adam"]
+            + ["--device", "cpu", "--output", str(tmp_path)]
+        )
+    assert scales["lasso_5x10.png"] == "log"
+    assert {scales[k] for k in scales if k.startswith("rastrigin")} == {"linear"}
+
+
 @pytest.mark.parametrize("snr", [None, float("inf")])
 def test_noiseless_settings_use_the_small_classic_alpha(snr):
     # load_sparse_recovery reports a noiseless setting's SNR as inf; the classic

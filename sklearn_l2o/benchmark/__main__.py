@@ -39,9 +39,11 @@ def build_parser():
     parser.add_argument("--n-features", type=int, help="override m (Gaussian A)")
     parser.add_argument("--n-components", type=int, help="override n (Gaussian A)")
     parser.add_argument(
-        "--n-train", type=int, help="training pairs (sparse default: 51,200)"
+        "--n-train",
+        type=int,
+        help="training pairs (sparse default: 51,200) or LASSO instances (12,800)",
     )
-    parser.add_argument("--n-test", type=int, help="test pairs")
+    parser.add_argument("--n-test", type=int, help="test pairs or LASSO instances")
     parser.add_argument("--n-layers", type=int, help="layers of the unrolled solvers")
     parser.add_argument(
         "--alpha",

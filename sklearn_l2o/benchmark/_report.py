@@ -120,7 +120,14 @@ def _pyplot():
     return plt
 
 
-def _draw(ax, results, title, ylabel="NMSE (dB)", xlabel="layer / iteration"):
+def _draw(
+    ax,
+    results,
+    title,
+    ylabel="NMSE (dB)",
+    xlabel="layer / iteration",
+    yscale="linear",
+):
     for name, res in results.items():
         curve = res["nmse_db"]
         if len(curve) == 1:
@@ -131,6 +138,7 @@ def _draw(ax, results, title, ylabel="NMSE (dB)", xlabel="layer / iteration"):
                 range(1, len(curve) + 1), curve, marker=marker, markersize=3, label=name
             )
     ax.set_xscale("log")
+    ax.set_yscale(yscale)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
@@ -139,8 +147,9 @@ def _draw(ax, results, title, ylabel="NMSE (dB)", xlabel="layer / iteration"):
 
 
 def plot_curves(output, results, title, filename="nmse.png", **labels):
-    """NMSE against layer / iteration for every method (log x axis); returns the
-    path, or None without matplotlib."""
+    """NMSE against layer / iteration for every method (log x axis; ``yscale``
+    among ``labels`` sets the y axis); returns the path, or None without
+    matplotlib."""
     plt = _pyplot()
     if plt is None:  # pragma: no cover
         return None
