@@ -22,9 +22,11 @@ steps, patience 200, refinement 8,000 / 2,000).
 import argparse
 import json
 import time
+import warnings
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 import sklearn_l2o
 from sklearn_l2o.datasets import make_lasso_problems
@@ -45,17 +47,15 @@ def relative(A, data, X, f_star):
 
 
 def fista_curve(A, data, f_star, n_iter):
-    L = np.linalg.norm(A, 2) ** 2
-    x = np.zeros((data.shape[0], A.shape[1]))
-    y, t, curve = x.copy(), 1.0, []
-    for _ in range(n_iter):
-        z = y - (y @ A.T - data) @ A / L
-        x_new = np.sign(z) * np.maximum(np.abs(z) - LAM / L, 0)
-        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
-        y = x_new + (t - 1) / t_new * (x_new - x)
-        x, t = x_new, t_new
-        curve.append(relative(A, data, x, f_star))
-    return np.array(curve)
+    solver = sklearn_l2o.FISTA(
+        dictionary=A, alpha=LAM, max_iter=n_iter, tol=0.0, device="cpu"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        solver.fit(data[:1])
+        return np.array(
+            [relative(A, data, X, f_star) for X in solver.staged_predict(data)]
+        )
 
 
 def main():
