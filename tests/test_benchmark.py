@@ -170,6 +170,27 @@ def test_lasso_takes_instance_counts_and_trains_lista_coupled(tmp_path):
     assert saved["methods"]["LISTA"]["curve"][3] < fista[3]
 
 
+def test_lasso_instances_as_in_the_survey_code(tmp_path):
+    # --instances uniform draws A and b with U[0, 1) entries, names the results
+    # after it and records it; f* comes from the longer FISTA run
+    payloads = main(
+        ["lasso", "--quick", "--methods", "FISTA", "--instances", "uniform"]
+        + ["--device", "cpu", "--output", str(tmp_path)]
+    )
+    saved = json.loads((tmp_path / "results_lasso_5x10_uniform.json").read_text())
+    assert saved["problem"]["instances"] == "uniform"
+    assert "20000 FISTA iterations" in saved["metric"]
+    assert (tmp_path / "lasso_5x10_uniform.png").exists()
+    sparse = main(
+        ["lasso", "--quick", "--methods", "FISTA"]
+        + ["--device", "cpu", "--output", str(tmp_path)]
+    )
+    assert "2000 FISTA iterations" in sparse["lasso_5x10"]["metric"]
+    # FISTA is slower on the uniform rows than on measurements of sparse codes
+    uniform = payloads["lasso_5x10_uniform"]["methods"]["FISTA"]["curve"]
+    assert uniform[15] > 3 * sparse["lasso_5x10"]["methods"]["FISTA"]["curve"][15]
+
+
 def test_lasso_plot_is_log_log_and_the_others_linear(tmp_path, monkeypatch):
     # the survey's Figure 6 (LASSO) has a log y axis; R_f spans ten decades
     from sklearn_l2o.benchmark import _l2o

@@ -56,6 +56,42 @@ def test_lasso_optimal_values_are_the_minimum():
         assert f == pytest.approx(f_cd, rel=1e-5, abs=1e-9)
 
 
+@pytest.mark.parametrize("distribution", ["uniform", "normal"])
+def test_lasso_random_rows_as_in_the_survey_code(distribution):
+    # A and every b_q with independent entries, no codes; the optimum is
+    # computed with enough FISTA iterations for these slow instances
+    task = make_lasso_problems(4, distribution=distribution, random_state=0)
+    A, B = task.dictionary, task.data
+    assert A.shape == (25, 50) and B.shape == (4, 25) and task.codes is None
+    if distribution == "uniform":
+        assert A.min() >= 0 and A.max() < 1 and B.min() >= 0 and B.max() < 1
+    else:
+        assert A.min() < 0 < A.max() and B.min() < 0 < B.max()
+    assert task.family.dictionary is A and task.family.fista_iter == 20000
+    test = make_lasso_problems(
+        3, dictionary=A, distribution=distribution, random_state=1
+    )
+    np.testing.assert_array_equal(test.dictionary, A)
+    assert test.data.shape == (3, 25)
+    for b, f in zip(B, task.optimal_value):
+        lasso = Lasso(alpha=0.005 / 25, fit_intercept=False, tol=1e-14, max_iter=10**6)
+        x = lasso.fit(A, b).coef_
+        f_cd = 0.5 * np.sum((A @ x - b) ** 2) + 0.005 * np.abs(x).sum()
+        assert f == pytest.approx(f_cd, rel=1e-6)
+
+
+def test_lasso_optimal_iter_sets_the_reference_solver():
+    # on uniform rows 2,000 FISTA iterations (the survey's) stop short of f*
+    short = make_lasso_problems(
+        20, distribution="uniform", optimal_iter=2000, random_state=0
+    )
+    full = make_lasso_problems(20, distribution="uniform", random_state=0)
+    np.testing.assert_array_equal(short.data, full.data)
+    assert short.family.fista_iter == 2000
+    gap = short.optimal_value.mean() / full.optimal_value.mean() - 1
+    assert gap > 1e-5
+
+
 def test_lasso_options_and_seeding():
     first = make_lasso_problems(5, random_state=3, return_optimal=False)
     assert first.optimal_value is None
@@ -398,6 +434,8 @@ def test_network_bad_rows_and_arguments(digits):
     [
         (make_lasso_problems, {"n_problems": 0}, "n_problems"),
         (make_lasso_problems, {"n_problems": 2, "alpha": -1.0}, "alpha"),
+        (make_lasso_problems, {"n_problems": 2, "distribution": "x"}, "distribution"),
+        (make_lasso_problems, {"n_problems": 2, "optimal_iter": 0}, "optimal_iter"),
         (make_rastrigin_problems, {"n_problems": 2, "n_variables": 0}, "n_variables"),
         (make_rastrigin_problems, {"n_problems": 2, "n_starts": 0}, "n_starts"),
         (make_mlp_training_problems, {"n_problems": 2, "dataset": "cifar"}, "dataset"),

@@ -81,6 +81,14 @@ def build_parser():
         help="lasso: problem sizes as MxN (default: 25x50 5x10)",
     )
     parser.add_argument(
+        "--instances",
+        choices=("sparse", "uniform", "normal"),
+        default="sparse",
+        help="lasso: how A and b are drawn (make_lasso_problems' distribution): "
+        "b = A x from sparse codes, as the survey's text says (default), or A "
+        "and b with U[0, 1) or N(0, 1) entries, as the survey's code draws them",
+    )
+    parser.add_argument(
         "--dim", nargs="+", type=int, help="rastrigin: dimensions (default: 2 10)"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -286,6 +286,7 @@ def run_lasso(args):
         + [f"L2O-{a}" for a in ARCHITECTURES + ("proximal",)]
         + ["GD", "Adam", "RMSProp"]
     )
+    instances = args.instances
     payloads = {}
     for m, n in sizes:
         train = make_lasso_problems(
@@ -293,6 +294,7 @@ def run_lasso(args):
             n_features=m,
             n_components=n,
             alpha=cfg["alpha"],
+            distribution=instances,
             return_optimal=False,
             random_state=args.seed,
         )
@@ -300,11 +302,13 @@ def run_lasso(args):
             cfg["n_test"],
             dictionary=train.dictionary,
             alpha=cfg["alpha"],
+            distribution=instances,
             random_state=args.seed + 1,
         )
         A, f_star, alpha = train.dictionary, test.optimal_value, cfg["alpha"]
         print(
-            f"LASSO ({m}, {n}), alpha={alpha}: {cfg['n_train']} training / "
+            f"LASSO ({m}, {n}), alpha={alpha}, {instances} instances: "
+            f"{cfg['n_train']} training / "
             f"{cfg['n_test']} test instances, {n_steps} iterations; device: "
             f"{machine_description(device)}",
             flush=True,
@@ -315,7 +319,7 @@ def run_lasso(args):
             results[method] = _lasso_method(
                 method, train, test, A, alpha, f_star, n_steps, cfg, device, args.seed
             )
-        name = f"lasso_{m}x{n}"
+        name = f"lasso_{m}x{n}" + ("" if instances == "sparse" else f"_{instances}")
         table = _format(results, (16, 100), "R_f")
         fista = np.asarray(results["FISTA"]["curve"]) if "FISTA" in results else None
         notes = []
@@ -340,8 +344,12 @@ def run_lasso(args):
                 "n_test": cfg["n_test"],
                 "n_steps": n_steps,
                 "seed": args.seed,
+                "instances": instances,
             },
-            "metric": "R_f = (E f(x_t) - E f*) / E f*, f* from 2000 FISTA iterations",
+            "metric": (
+                "R_f = (E f(x_t) - E f*) / E f*, f* from "
+                f"{test.family.fista_iter} FISTA iterations"
+            ),
             "device": device,
         }
         payloads[name] = _finish(
@@ -349,7 +357,7 @@ def run_lasso(args):
             name,
             payload,
             results,
-            f"LASSO ({m}, {n})",
+            f"LASSO ({m}, {n}), {instances} instances",
             "relative loss R_f",
             table,
             yscale="log",  # the survey's Figure 6 is log-log
