@@ -73,7 +73,10 @@ default="lstm"
         of "lstm" and "rnnprop" (0.1 for "auto", as in the papers) or the
         starting per-coordinate learning rate of "hierarchical" (0.05 for
         "auto"; it is then learned, up to 10 times its starting value) or the
-        starting step size eta_0 of "proximal" (0.05 for "auto"; learned).
+        starting step size eta_0 of "proximal" (learned; for "auto", 0.25 / L
+        on families that know the Lipschitz constant L of their smooth part's
+        gradient, ``family.lipschitz_constant()``, such as LASSO with
+        L = ||A||_2^2, and 0.05 on the others).
         Families with wide basins of attraction to cross, such as Rastrigin
         functions, gain from larger starting steps.
     log_sign_k : float, default=5.0
@@ -388,6 +391,14 @@ default=None
             # seed the weights without touching the global torch generator
             torch.manual_seed(int(rng.randint(0, 2**31 - 1)))
             step_scale = None if self.step_scale == "auto" else self.step_scale
+            if step_scale is None and self.architecture == "proximal":
+                known = getattr(self.family_, "lipschitz_constant", None)
+                lipschitz = known() if known is not None else None
+                if lipschitz:
+                    # a fixed step diverges once ||A||^2 is large (U[0, 1)
+                    # LASSO at (25, 50): about 313); 0.25 / L is the 0.05 of a
+                    # unit-column Gaussian A there, whose L is about 5
+                    step_scale = 0.25 / lipschitz
             extra = {}
             if self.architecture == "lstm":
                 extra["log_sign_k"] = float(self.log_sign_k)

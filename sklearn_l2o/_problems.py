@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._classic import FISTA
 from ._torch import soft_threshold
-from ._validation import check_dictionary
+from ._validation import check_dictionary, spectral_norm_sq
 
 
 class ProblemFamily:
@@ -64,6 +64,11 @@ class ProblemFamily:
 
     def optimal_value(self, data):
         """Reference optimum f* per instance (numpy, shape (Q,)), or None."""
+        return None
+
+    def lipschitz_constant(self):
+        """Lipschitz constant of the smooth part's gradient, or None (unknown,
+        the default); shared by every instance of the family."""
         return None
 
     def proximal_term(self):
@@ -189,6 +194,10 @@ class LassoProblems(ProblemFamily):
             x = solver.fit(data[:1]).predict(data)
         residual = x @ A.T - data
         return 0.5 * np.sum(residual**2, axis=1) + self.alpha * np.abs(x).sum(axis=1)
+
+    def lipschitz_constant(self):
+        """||A||_2^2, the Lipschitz constant of the squared residual's gradient."""
+        return spectral_norm_sq(check_dictionary(self.dictionary))
 
     def proximal_term(self):
         """The l1 term ``alpha ||x||_1`` (the smooth part: the squared residual)."""

@@ -472,6 +472,38 @@ def test_untrained_proximal_rule_is_proximal_heavy_ball(lasso_task):
     assert np.any(x == 0)
 
 
+def test_auto_proximal_step_follows_the_lipschitz_constant():
+    # U[0, 1) LASSO rows have ||A||^2 near 300: the former fixed 0.05 start
+    # diverged there; "auto" starts at 0.25 / L and decreases the objective
+    from sklearn_l2o.datasets import make_lasso_problems
+
+    task = make_lasso_problems(30, distribution="uniform", random_state=0)
+    L = task.family.lipschitz_constant()
+    np.testing.assert_allclose(L, np.linalg.norm(task.dictionary, 2) ** 2)
+    assert L > 100
+
+    def untrained(step_scale):
+        return LearnedOptimizer(
+            task.family,
+            architecture="proximal",
+            step_scale=step_scale,
+            max_episodes=0,
+            n_steps=50,
+            dtype="float64",
+            device="cpu",
+            random_state=0,
+        ).fit(task.data)
+
+    auto = untrained("auto")
+    np.testing.assert_array_equal(
+        auto.transform(task.data), untrained(0.25 / L).transform(task.data)
+    )
+    values = auto.objective_curve(task.data)
+    assert np.all(np.isfinite(values)) and values[-1].mean() < 0.5 * values[0].mean()
+    # a family that does not know L keeps the fixed start
+    assert ProblemFamily().lipschitz_constant() is None
+
+
 def test_proximal_rule_learns_lasso_with_exact_zeros(lasso_task):
     train, test = lasso_task
     params = dict(
