@@ -186,8 +186,13 @@ UNROLLED = [
     "GLISTA",
 ]
 #: solvers run with a non-default option, under their own name: LAMP with
-#: the Bernoulli-Gaussian shrinkage of the LAMP paper (LAMP-bg)
-VARIANTS = {"LAMP-bg": ("LAMP", {"shrinkage": "bg"})}
+#: the Bernoulli-Gaussian shrinkage of the LAMP paper (LAMP-bg), and ALISTA
+#: with each new layer's starting threshold searched (ALISTA-search; on the
+#: 512 x 1024 setting -81.4 dB against the default's -73.0, one CPU thread)
+VARIANTS = {
+    "LAMP-bg": ("LAMP", {"shrinkage": "bg"}),
+    "ALISTA-search": ("ALISTA", {"threshold_search": True}),
+}
 #: what the main job runs when no method is named
 DEFAULT_METHODS = ["ISTA", "FISTA", "Lasso", "ALISTA"]
 #: the survey's Figure 5
