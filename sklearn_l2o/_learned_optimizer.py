@@ -73,7 +73,7 @@ default="lstm"
         of "lstm" and "rnnprop" (0.1 for "auto", as in the papers) or the
         starting per-coordinate learning rate of "hierarchical" (0.05 for
         "auto"; it is then learned, up to 10 times its starting value) or the
-        starting step size eta_0 of "proximal" (learned; for "auto", 0.25 / L
+        starting step size eta_0 of "proximal" (learned; for "auto", 1 / L
         on families that know the Lipschitz constant L of their smooth part's
         gradient, ``family.lipschitz_constant()``, such as LASSO with
         L = ||A||_2^2, and 0.05 on the others).
@@ -200,7 +200,9 @@ default=None
     an objective f + h, so that its iterates reach the exact zeros of a LASSO
     solution (see :class:`~sklearn_l2o._learned_rules.ProximalOptimizer`). It
     is model-free in that it knows neither the problem's matrix nor an
-    algorithm to unroll, but it is told the non-smooth term. Curriculum and
+    algorithm to unroll, but it is told the non-smooth term and, for its
+    "auto" starting step 1 / L, the Lipschitz constant of the smooth part's
+    gradient when the family knows it (LASSO: ||A||_2^2). Curriculum and
     imitation:
     T. Chen et al., "Training stronger baselines for learning to optimize",
     NeurIPS 2020. The survey's benchmark is T. Chen et al., "Learning to
@@ -396,9 +398,10 @@ default=None
                 lipschitz = known() if known is not None else None
                 if lipschitz:
                     # a fixed step diverges once ||A||^2 is large (U[0, 1)
-                    # LASSO at (25, 50): about 313); 0.25 / L is the 0.05 of a
-                    # unit-column Gaussian A there, whose L is about 5
-                    step_scale = 0.25 / lipschitz
+                    # LASSO at (25, 50): about 313); start at ISTA's 1 / L
+                    # (R_f@100 there 0.174 after meta-training, 0.417 from
+                    # 0.25 / L; FISTA 0.243)
+                    step_scale = 1.0 / lipschitz
             extra = {}
             if self.architecture == "lstm":
                 extra["log_sign_k"] = float(self.log_sign_k)
