@@ -166,6 +166,9 @@ def test_lasso_takes_instance_counts_and_trains_lista_coupled(tmp_path):
     params = payloads["lasso_5x10"]["methods"]["LISTA"]["params"]
     assert params["parametrization"] == "coupled_residual"
     assert params["weight_init"] == "analytic"
+    # the full run's longer LISTA budget stays out of the quick run
+    assert params["max_steps_per_stage"] == 30
+    assert params["refinement_steps"] == 60
     fista = saved["methods"]["FISTA"]["curve"]
     assert saved["methods"]["LISTA"]["curve"][3] < fista[3]
 
