@@ -92,9 +92,9 @@ def test_every_architecture_learns_lasso(architecture):
     family = LassoProblems(A, alpha=0.005)
     params = dict(FAST, architecture=architecture, family=family, device="cpu")
     if architecture == "proximal":
-        # its "auto" start, ISTA's step 1 / L with momentum 1/2, is already
-        # close to the best fixed rule on so small a problem: 16 episodes show
-        # learning from a smaller start
+        # from its "auto" start, ISTA's step 1 / L with momentum 1/2, 16
+        # episodes did not improve on so small a problem (final objective
+        # 0.01099 against 0.01089 untrained); learning shows from 0.05
         params["step_scale"] = 0.05
     untrained = LearnedOptimizer(max_episodes=0, **params).fit(problems[:128])
     learned = LearnedOptimizer(max_episodes=16, **params).fit(problems[:128])
