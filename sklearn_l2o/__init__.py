@@ -12,7 +12,9 @@ from ._hyperlista import HyperLISTA
 from ._lamp import LAMP
 from ._learned_optimizer import LearnedOptimizer
 from ._lfista import LFISTA
-from ._lista import LISTA, LISTACP, LISTACPSS, LISTASS, TiLISTA
+from ._lista import LISTA, LISTASS
+from ._lista_cp import LISTACP, LISTACPSS
+from ._tilista import TiLISTA
 
 __version__ = "0.1.0"
 

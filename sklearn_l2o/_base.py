@@ -1,14 +1,14 @@
 """scikit-learn glue shared by every unrolled solver.
 
 :class:`UnrolledRegressor` turns an :class:`~sklearn_l2o._unrolled.UnrolledNet`
-into an estimator: it validates (b, x) pairs, holds out a validation set,
-builds the net through the subclass's ``_build_net``, trains it with the shared
-engine, and predicts in batches on the training device. Fitted models pickle
-with their tensors on the CPU, so a model trained on a GPU loads anywhere.
+into an estimator: it validates the measurements ``X`` (the b of
+b = A x + e, one per row) and the codes ``y`` (the x), holds out a
+validation set, builds the net through the subclass's ``_build_net``, hands
+it to the training engine with the loss and the recipe, and predicts in
+batches on the training device. A solver module adds the net, the
+parameters and the start; nothing here knows one solver from another.
 """
 
-import copy
-import dataclasses
 import inspect
 import numbers
 import time
@@ -21,25 +21,25 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     RegressorMixin,
     TransformerMixin,
-    _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._classic import proximal_gradient_steps
-from ._engine import STAGES, Recipe, train_stagewise
+from ._engine import Recipe, schedule, train_stagewise
+from ._mixins import ShortReprMixin, TorchPickleMixin
+from ._sklearn_compat import Interval, StrOptions, _fit_context
+from ._starts import lipschitz_constant
 from ._torch import make_generator, resolve_device, resolve_dtype, to_numpy
 from ._validation import (
     check_dictionary,
     check_widths,
     estimate_dictionary,
-    spectral_norm_sq,
+    holdout_split,
 )
 
 _PREDICT_CHUNK = 4096
-_UNSET = object()
 
 
 def nmse_db_torch(x_hat, x):
@@ -62,41 +62,49 @@ def lasso_loss(x_hat, b, A, alpha):
     )
 
 
-#: The training parameters every unrolled solver shares, with their defaults. A
-#: solver overrides defaults through ``_training_defaults`` and may use a subset
-#: through ``_training_names``.
-TRAINING_PARAMETERS = {
-    "n_layers": 16,
-    "loss": "mse",
-    "alpha": 0.005,
-    "continuation_iter": 0,
-    "learning_rate": 5e-4,
-    "batch_size": 128,
-    "max_steps_per_stage": 1000,
-    "patience": 300,
-    "validation_fraction": 0.1,
-    "validation_interval": 50,
-    "layer_decay": 0.3,
-    "stage_factors": (1.0, 0.2, 0.02),
-    "plateau_decays": 0,
-    "threshold_search": False,
-    "refinement_steps": 2000,
-    "refinement_patience": 500,
-    "dtype": "float32",
-    "random_state": None,
-    "device": "auto",
-    "verbose": 0,
-    "warm_start": False,
-}
+class net_attribute:
+    """A fitted attribute read from the trained net, as float64 numpy.
 
-_TRAINING_DOCS = {
+    ``read(net)`` returns a tensor (or a plain number). The attribute is
+    computed when asked for, so it always describes ``module_`` as it is and
+    pickles hold the net's tensors once. Before ``fit``, or where ``read``
+    raises AttributeError (an attribute that the fitted net does not have),
+    the estimator has no such attribute.
+    """
+
+    def __init__(self, read):
+        self.read = read
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        net = obj.__dict__.get("module_")
+        if net is None:
+            raise AttributeError(
+                f"{type(obj).__name__!r} object has no attribute {self.name!r} "
+                "(it is set by fit)"
+            )
+        with torch.no_grad():
+            value = self.read(net)
+        return to_numpy(value) if isinstance(value, torch.Tensor) else value
+
+
+# -------------------------------------------------------------- documentation
+#: the shared training parameters' documentation, filled into the
+#: ``{training_parameters}`` placeholder of each solver's docstring with the
+#: defaults of its own ``__init__``
+TRAINING_DOCS = {
     "n_layers": "int\n        Number of unrolled iterations (layers).",
     "loss": (
         '{"mse", "lasso"}\n        What training minimises: "mse", the '
         'mean of ||x_hat - x||^2 over (b, x) pairs; "lasso", the mean LASSO '
         "objective 1/2 ||A x_hat - b||^2 + alpha ||x_hat||_1, which needs no "
-        'ground truth (``fit(B)``) but needs the dictionary. With "lasso" '
-        "the validation score is that objective instead of an NMSE."
+        "ground truth (``fit(X)`` with the measurements alone) but needs the "
+        'dictionary. With "lasso" the validation score is that objective '
+        "instead of an NMSE."
     ),
     "alpha": (
         "float\n        The l1 weight of the LASSO objective, used by "
@@ -113,7 +121,7 @@ _TRAINING_DOCS = {
     "batch_size": "int\n        Pairs per training step, drawn on the training device.",
     "max_steps_per_stage": "int\n        Step budget of each stage.",
     "patience": (
-        "int\n        A stage ends when its best validation NMSE is this many "
+        "int\n        A stage ends when its best validation score is this many "
         "steps old."
     ),
     "validation_fraction": "float\n        Share of the pairs held out to validate on.",
@@ -135,17 +143,16 @@ _TRAINING_DOCS = {
     "threshold_search": (
         "bool\n        Start each new layer's threshold at the value among its "
         "initial one times 1, 1/2, ..., 1/1024 that validates best (solvers "
-        "without a soft threshold ignore it)."
+        "without a threshold ignore it)."
     ),
     "refinement_steps": (
         'int\n        Step budget of each of two final stages ("b" then '
         '"c") that train all layers end to end at one rate (no layer decay), '
         "with early stopping. The greedy layer-by-layer schedule cannot move the "
-        "layers jointly; this can (about 10 dB for ALISTA on the canonical "
-        "problem). 0 skips these stages."
+        "layers jointly; these stages can. 0 skips them."
     ),
     "refinement_patience": "int\n        Patience of those final stages, in steps.",
-    "dtype": ('{"float32", "float64"}\n        Precision of training and prediction.'),
+    "dtype": '{"float32", "float64"}\n        Precision of training and prediction.',
     "random_state": (
         "int, RandomState instance or None\n        Seeds the validation split, "
         "the batches and any random initialisation."
@@ -154,26 +161,41 @@ _TRAINING_DOCS = {
         'str\n        "auto" (CUDA when available, else CPU), "cpu", '
         '"cuda" or "cuda:N".'
     ),
-    "verbose": "int\n        1 shows a progress bar on stderr, 2 a line per stage.",
+    "verbose": (
+        "int\n        0 is silent; 1 shows a progress bar (share of the planned "
+        "work done, stage, layer, last validation score, an upper bound on the "
+        "time left); 2 adds a line per finished stage. Finished stages are "
+        "logged to the ``sklearn_l2o`` logger at INFO level in any case."
+    ),
     "warm_start": (
-        "bool\n        Refit starting from the fitted layers, running only the "
-        "final end-to-end stages (``refinement_steps`` must be positive)."
+        "bool\n        Continue from the fitted model instead of starting over: "
+        "a fit that was interrupted (Ctrl-C) resumes its schedule where it "
+        "stopped; a finished one runs the end-to-end refinement stages again "
+        "(``refinement_steps`` must be positive). A changed ``n_layers`` or "
+        "dictionary, or a solver parameter the trained net cannot follow, "
+        "refits from scratch with a warning."
     ),
 }
 
-_COMMON_ATTRIBUTES = """module_ : torch.nn.Module
+COMMON_ATTRIBUTES = """module_ : torch.nn.Module
         The trained network, on ``device_``.
     device_ : torch.device
         Where the model was trained and predicts.
     dictionary_ : ndarray of shape (n_features, n_components)
         The dictionary used (given, or estimated by least squares).
+    lipschitz_ : float
+        L = ||A||_2^2, the step 1 / L of the FISTA continuation.
     history_ : list of dict
-        One record per training stage: layer, stage, steps, the step of the
-        best validation score (``best_step``) and that score (``val_score``,
-        NMSE in dB), the plateau decays it used, seconds, whether the step ran
-        as a CUDA graph.
+        One record per training stage, the same keys for every solver:
+        ``phase`` ("layerwise" or "refinement"), ``stage``, ``layer``,
+        ``steps``, ``best_step``, ``start_score``, ``val_score`` (the best
+        validation score: NMSE in dB, or the LASSO objective), ``seconds``,
+        ``stop`` (why it ended: "patience", "budget", "diverged" or
+        "interrupted"), ``curve`` (every validation as ``[step, score]``),
+        then ``plateau_decays`` and ``cuda_graph``.
     validation_nmse_db_ : ndarray of shape (n_layers,)
-        Validation NMSE (dB) after each layer, once trained.
+        Validation NMSE (dB) after each layer, once trained (with
+        ``loss="lasso"``: ``validation_objective_``, the mean LASSO objective).
     n_iter_ : int
         Training steps taken in all.
     fit_seconds_ : float
@@ -184,63 +206,15 @@ _COMMON_ATTRIBUTES = """module_ : torch.nn.Module
         Length of a measurement."""
 
 
-def _format_default(value):
-    return repr(value)
-
-
-def _training_doc(names, defaults):
+def _training_doc(cls):
+    """The numpydoc block of the training parameters ``cls.__init__`` takes."""
     lines = []
-    for name in names:
-        kind, _, text = _TRAINING_DOCS[name].partition("\n")
-        lines.append(f"    {name} : {kind}, default={_format_default(defaults[name])}")
-        lines.append(text)
-    return "\n".join(lines)
-
-
-def _make_init(cls):
-    """Build ``cls.__init__`` from its declared parameters.
-
-    scikit-learn reads an estimator's parameters from the signature of its
-    ``__init__``; generating it keeps each solver's module down to what differs
-    (its own parameters and the defaults it changes) while ``get_params``,
-    ``clone`` and ``repr`` see an ordinary keyword-only signature.
-    """
-    shadowed = sorted(set(cls._solver_parameters) & set(cls._training_names))
-    if shadowed:
-        # one name cannot hold two defaults: the training default would win
-        # silently, as it once did for LFISTA's starting l1 weight
-        raise TypeError(
-            f"{cls.__name__} declares solver parameter(s) {shadowed} that are "
-            "also training parameters; rename them or drop them from "
-            "_training_names"
-        )
-    defaults = dict(cls._solver_parameters)
-    for name in cls._training_names:
-        defaults[name] = cls._training_defaults.get(name, TRAINING_PARAMETERS[name])
-    name_of_class = cls.__name__
-
-    def __init__(self, dictionary=None, **params):
-        unknown = sorted(set(params) - set(defaults))
-        if unknown:
-            raise TypeError(
-                f"{name_of_class}.__init__() got unexpected keyword argument(s) "
-                f"{unknown}"
-            )
-        self.dictionary = dictionary
-        for name, default in defaults.items():
-            setattr(self, name, params.get(name, default))
-
-    kind = inspect.Parameter
-    __init__.__signature__ = inspect.Signature(
-        [
-            kind("self", kind.POSITIONAL_OR_KEYWORD),
-            kind("dictionary", kind.POSITIONAL_OR_KEYWORD, default=None),
-        ]
-        + [kind(n, kind.KEYWORD_ONLY, default=d) for n, d in defaults.items()]
-    )
-    __init__.__qualname__ = f"{name_of_class}.__init__"
-    __init__.__doc__ = f"Store the parameters of {name_of_class} unchanged."
-    return __init__, defaults
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name in TRAINING_DOCS:
+            kind, _, text = TRAINING_DOCS[name].partition("\n")
+            lines.append(f"    {name} : {kind}, default={param.default!r}")
+            lines.append(text)
+    return "\n".join(lines).strip()
 
 
 #: how much worse (dB) the last layer may validate than the best earlier one
@@ -275,33 +249,31 @@ def _warn_if_worse_than_earlier_layers(scores):
 
 
 class UnrolledRegressor(
-    ClassNamePrefixFeaturesOutMixin, RegressorMixin, TransformerMixin, BaseEstimator
+    ShortReprMixin,
+    TorchPickleMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    RegressorMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Base class of the unrolled solvers (not public).
 
-    A subclass declares ``_solver_parameters`` (its own parameters and their
-    defaults), optionally ``_training_defaults`` (the shared training
-    parameters whose defaults it changes) and ``_training_names`` (the subset of
-    training parameters it uses), and implements
-    ``_build_net(A, B, X, device, dtype)``. Its ``__init__`` is generated, and
-    the placeholders ``{training_parameters}`` and ``{common_attributes}`` in
-    its docstring are filled in.
+    A subclass writes out its ``__init__``, implements
+    ``_build_net(A, y, device, dtype)`` (``y``: the training codes, or None)
+    and may name the learning-rate factors of its parameters
+    (``_rate_factors``). The placeholders ``{training_parameters}`` and
+    ``{common_attributes}`` in its docstring are filled in.
     """
 
-    _solver_parameters = {}
-    _training_defaults = {}
-    _training_names = tuple(TRAINING_PARAMETERS)
+    #: whether a new layer may start as a copy of the trained one before it
+    _reuse_previous_layer = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "__init__" in cls.__dict__:
-            return
-        cls.__init__, defaults = _make_init(cls)
-        if cls.__doc__:
+        if cls.__doc__ and "{training_parameters}" in cls.__doc__:
             cls.__doc__ = cls.__doc__.replace(
-                "{training_parameters}",
-                _training_doc(cls._training_names, defaults).strip(),
-            ).replace("{common_attributes}", _COMMON_ATTRIBUTES)
+                "{training_parameters}", _training_doc(cls)
+            ).replace("{common_attributes}", COMMON_ATTRIBUTES)
 
     _parameter_constraints = {
         "dictionary": ["array-like", None],
@@ -329,12 +301,16 @@ class UnrolledRegressor(
     }
 
     # ----------------------------------------------------------------- hooks
-    def _build_net(self, A, B, X, device, dtype):  # pragma: no cover - abstract
+    def _build_net(self, A, y, device, dtype):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _loss(self, x_hat, b, x):
-        """The training loss of the fit in progress (set by ``fit``)."""
-        return self._objective(x_hat, b, x)
+    def _rate_factors(self):
+        """Adam step multipliers by parameter name (1 for any not named)."""
+        return {}
+
+    def _warm_start_mismatch(self):
+        """Why the fitted net cannot continue under today's parameters, or None."""
+        return None
 
     # ------------------------------------------------------------------- fit
     def _recipe(self):
@@ -354,234 +330,246 @@ class UnrolledRegressor(
             validation_interval=int(self.validation_interval),
             plateau_decays=int(self.plateau_decays),
             threshold_search=bool(self.threshold_search),
+            reuse_previous_layer=self._reuse_previous_layer,
+            refinement_steps=int(self.refinement_steps),
+            refinement_patience=int(self.refinement_patience),
+            rate_factors=self._rate_factors(),
         )
 
-    def _resolve_dictionary(self, B, X):
+    def _resolve_dictionary(self, X, Y):
         if self.dictionary is None:
-            if X is None:
+            if Y is None:
                 raise ValueError(
                     "loss='lasso' without codes y needs the dictionary: pass "
                     "dictionary=A, or codes y to estimate it from."
                 )
-            return estimate_dictionary(B, X)
+            return estimate_dictionary(X, Y)
         A = check_dictionary(self.dictionary)
-        check_widths(B, X, A)
+        check_widths(X, Y, A)
         return A
 
+    def _continues(self):
+        """Whether this fit continues the fitted net (``warm_start``)."""
+        if not (getattr(self, "warm_start", False) and hasattr(self, "module_")):
+            return False
+        changed = []
+        if self.n_layers != self.module_.n_layers:
+            changed.append(f"n_layers ({self.module_.n_layers} -> {self.n_layers})")
+        if self.dictionary is not None:
+            A = check_dictionary(self.dictionary)
+            if A.shape != self.dictionary_.shape or not np.array_equal(
+                A, self.dictionary_
+            ):
+                changed.append("the dictionary")
+        reason = self._warm_start_mismatch()
+        if reason:
+            changed.append(reason)
+        if changed:
+            warnings.warn(
+                f"warm_start=True cannot continue the fitted {type(self).__name__}: "
+                f"{'; '.join(changed)} changed since it was fitted. Fitting from "
+                "scratch.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return False
+        if getattr(self, "_resume_stage", None) is None and self.refinement_steps == 0:
+            raise ValueError(
+                "warm_start=True continues a finished fit with the end-to-end "
+                "refinement stages, but refinement_steps=0 leaves nothing to train."
+            )
+        return True
+
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, B, y=None):
+    def fit(self, X, y=None):
         """Train the unrolled solver on measurement/code pairs.
 
         Parameters
         ----------
-        B : array-like of shape (n_samples, n_features)
-            Measurements b = A x + e, one per row.
+        X : array-like of shape (n_samples, n_features)
+            The measurements b = A x + e, one per row (``B`` in
+            :func:`~sklearn_l2o.datasets.make_sparse_recovery`).
         y : array-like of shape (n_samples, n_components) or (n_samples,)
-            The codes x that produced them (the matrix called X in
-            ``make_sparse_recovery``; scikit-learn names the target ``y``).
+            The codes x that produced them (``X`` in ``make_sparse_recovery``).
             May be None with ``loss="lasso"``, which needs no ground truth.
 
         Returns
         -------
         self : object
-            The fitted estimator.
+            The fitted estimator. A fit stopped by Ctrl-C (KeyboardInterrupt)
+            also returns it, with the best parameters found so far and a
+            warning; ``warm_start=True`` then resumes it.
         """
-        warm = getattr(self, "warm_start", False) and hasattr(self, "module_")
+        warm = self._continues()
         lasso = getattr(self, "loss", "mse") == "lasso"
         dtypes = [np.float64, np.float32]
         if y is None and lasso:
-            B = validate_data(self, B, reset=not warm, dtype=dtypes)
-            X2, self._y_1d = None, False
+            X = validate_data(self, X, reset=not warm, dtype=dtypes)
+            Y, y_1d = None, False
         else:
-            B, X = validate_data(
+            X, Y = validate_data(
                 self,
-                B,
+                X,
                 y,
                 multi_output=True,
                 y_numeric=True,
                 reset=not warm,
                 dtype=dtypes,
             )
-            X = np.asarray(X, dtype=np.float64)
-            self._y_1d = X.ndim == 1
-            X2 = X.reshape(-1, 1) if X.ndim == 1 else X
-        if "stage_factors" in self._training_names:
+            Y = np.asarray(Y, dtype=np.float64)
+            y_1d = Y.ndim == 1
+            Y = Y.reshape(-1, 1) if y_1d else Y
+        if "stage_factors" in self.get_params():
             self._recipe()  # fail on a bad schedule before any work
         device = resolve_device(self.device)
         dtype = resolve_dtype(self.dtype)
         rng = check_random_state(self.random_state)
-
         if warm:
-            if self.refinement_steps == 0:
-                raise ValueError(
-                    "warm_start=True continues with the end-to-end refinement "
-                    "stages, but refinement_steps=0 leaves nothing to train."
-                )
-            check_widths(B, X2, self.dictionary_)
-            self._check_warm_start()
-            net = self.module_.to(device)
             A = self.dictionary_
+            check_widths(X, Y, A)
+            net = self.module_.to(device)
         else:
-            A = self._resolve_dictionary(B, X2)
+            A = self._resolve_dictionary(X, Y)
 
-        train_idx, val_idx = self._split(B.shape[0], rng)
+        train_idx, val_idx = self._split(X.shape[0], rng)
 
         def to(a):
             return torch.tensor(a, dtype=dtype, device=device)
 
-        B_train, B_val = to(B[train_idx]), to(B[val_idx])
-        X_train = None if X2 is None else to(X2[train_idx])
-        X_val = None if X2 is None else to(X2[val_idx])
+        X_train, X_val = to(X[train_idx]), to(X[val_idx])
+        Y_train = None if Y is None else to(Y[train_idx])
+        Y_val = None if Y is None else to(Y[val_idx])
         if not warm:
-            X_init = None if X2 is None else X2[train_idx]
-            net = self._build_net(A, B[train_idx], X_init, device, dtype)
+            net = self._build_net(A, None if Y is None else Y[train_idx], device, dtype)
         A_t = to(A)
         alpha = float(getattr(self, "alpha", 0.0))
 
         def validate(depth):
             with torch.no_grad():
                 x_hat = torch.cat(
-                    [net(b, n_layers=depth) for b in B_val.split(_PREDICT_CHUNK)]
+                    [net(b, n_layers=depth) for b in X_val.split(_PREDICT_CHUNK)]
                 )
                 if lasso:
-                    return float(torch.mean(lasso_loss(x_hat, B_val, A_t, alpha)))
-            return nmse_db_torch(x_hat, X_val)
+                    return float(torch.mean(lasso_loss(x_hat, X_val, A_t, alpha)))
+            return nmse_db_torch(x_hat, Y_val)
 
         if lasso:
-            self._objective = lambda x_hat, b, x: torch.mean(  # noqa: E731
-                lasso_loss(x_hat, b, A_t, alpha)
-            )
+
+            def loss(x_hat, b, x):
+                return torch.mean(lasso_loss(x_hat, b, A_t, alpha))
+
         else:
-            self._objective = squared_error_loss
+            loss = squared_error_loss
         generator = make_generator(rng, device)
         start = time.perf_counter()
-        try:
-            history = self._train(net, (B_train, X_train), validate, generator, warm)
-        finally:
-            del self._objective
+        history, resume = self._train(
+            net, (X_train, Y_train), validate, loss, generator, warm
+        )
         fit_seconds = time.perf_counter() - start
 
         self.module_ = net
         self.device_ = device
         self.dictionary_ = A
-        self.lipschitz_ = max(spectral_norm_sq(A), np.finfo(np.float64).tiny)
+        self.lipschitz_ = lipschitz_constant(A)
         self.n_components_ = A.shape[1]
         self._n_features_out = A.shape[1]
-        previous = getattr(self, "history_", []) if warm else []
-        self.history_ = previous + history
+        self._y_1d = y_1d
+        self._resume_stage = resume
+        self.history_ = (getattr(self, "history_", []) if warm else []) + history
         self.n_iter_ = sum(record["steps"] for record in self.history_)
-        self.fit_seconds_ = fit_seconds
+        self.fit_seconds_ = fit_seconds + (
+            getattr(self, "fit_seconds_", 0.0) if warm else 0.0
+        )
         scores = np.array([validate(k) for k in range(1, net.n_layers + 1)])
+        for name in ("validation_objective_", "validation_nmse_db_"):
+            self.__dict__.pop(name, None)
         if lasso:
             self.validation_objective_ = scores
         else:
             self.validation_nmse_db_ = scores
-            _warn_if_worse_than_earlier_layers(scores)
-        self._export()
+            if resume is None:
+                _warn_if_worse_than_earlier_layers(scores)
+        if resume is not None:
+            advice = (
+                " Fit again with warm_start=True to continue where it stopped."
+                if "warm_start" in self.get_params()
+                else ""
+            )
+            warnings.warn(
+                f"Training was interrupted{self._where(resume)}; "
+                f"{type(self).__name__} keeps the best parameters found so "
+                f"far.{advice}",
+                UserWarning,
+                stacklevel=3,
+            )
         return self
 
-    def _train(self, net, train, validate, generator, warm):
-        """Run the stage-wise schedule, then the end-to-end refinement stages.
+    def _train(self, net, train, validate, loss, generator, warm):
+        """Run the schedule (resumed or refined when ``warm``).
 
-        Returns the history. Solvers trained another way override this.
+        Returns the new history records and where a later warm start resumes
+        the schedule (None when it ran to its end).
         """
         recipe = self._recipe()
-        history = []
+        stages = schedule(net.n_layers, recipe)
         if not warm:
-            history += train_stagewise(
-                net,
-                train,
-                validate,
-                self._loss,
-                recipe,
-                generator,
-                verbose=self.verbose,
-            )
-        if self.refinement_steps > 0:
-            # end to end over all layers at one rate: lets the per-layer
-            # parameters move jointly, which the greedy schedule cannot
-            refine = dataclasses.replace(
-                recipe,
-                layer_decay=1.0,
-                max_steps=int(self.refinement_steps),
-                patience=int(self.refinement_patience),
-            )
-            history += train_stagewise(
-                net,
-                train,
-                validate,
-                self._loss,
-                refine,
-                generator,
-                layers=[net.n_layers],
-                stages=STAGES[1:],
-                verbose=self.verbose,
-            )
-        return history
+            first = 0
+        elif self._resume_stage is not None:
+            first = self._resume_stage
+        else:  # finished: the refinement stages again
+            first = len(stages) - len(schedule(net.n_layers, recipe, layerwise=False))
+        history, done = train_stagewise(
+            net,
+            train,
+            validate,
+            loss,
+            stages[first:],
+            generator,
+            verbose=self.verbose,
+        )
+        resume = first + done if first + done < len(stages) else None
+        return history, resume
+
+    def _where(self, resume):
+        """Where the schedule stopped, for the interrupt warning."""
+        stage = schedule(self.n_layers, self._recipe())[resume]
+        return f" at layer {stage.depth}, stage {stage.name} ({stage.phase})"
 
     def _split(self, n_samples, rng):
-        n_val = int(round(self.validation_fraction * n_samples))
-        if n_val < 1 or n_samples - n_val < 1:
-            # too few pairs to hold any out: validate on the training pairs
-            idx = np.arange(n_samples)
-            return idx, idx
-        perm = rng.permutation(n_samples)
-        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-    def _export_parameters(self):
-        """Copy learned per-layer quantities to numpy fitted attributes."""
-
-    def _export(self):
-        """Run ``_export_parameters`` and note which attributes it set.
-
-        Those attributes are copies of ``module_``'s tensors (in float64, so
-        up to twice its size again); pickles leave them out and unpickling
-        makes them again from the net.
-        """
-        for name in self.__dict__.pop("_exported_names", ()):
-            self.__dict__.pop(name, None)
-        before = dict(self.__dict__)
-        self._export_parameters()
-        self._exported_names = tuple(
-            name
-            for name, value in self.__dict__.items()
-            if before.get(name, _UNSET) is not value
-        )
-
-    def _check_warm_start(self):
-        """Raise if the parameters no longer fit the trained net (warm start)."""
+        return holdout_split(n_samples, self.validation_fraction, rng)
 
     # --------------------------------------------------------------- predict
-    def _validated_tensor(self, B):
+    def _validated_tensor(self, X):
         check_is_fitted(self, "module_")
-        B = validate_data(self, B, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         param = next(self.module_.parameters(), None)
         dtype = param.dtype if param is not None else resolve_dtype(self.dtype)
-        return torch.tensor(B, dtype=dtype, device=self.device_)
+        return torch.tensor(X, dtype=dtype, device=self.device_)
 
     def _format(self, x):
         out = to_numpy(x)
         if not np.all(np.isfinite(out)):
             raise FloatingPointError(
-                "the solver produced non-finite values; check the scale of B "
-                "against the training data."
+                "the solver produced non-finite values; check the scale of the "
+                "measurements against the training data."
             )
         return out.ravel() if self._y_1d else out
 
-    def predict(self, B):
+    def predict(self, X):
         """Recover the codes from measurements with the trained layers.
 
         Parameters
         ----------
-        B : array-like of shape (n_samples, n_features)
-            Measurements, one per row.
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_components)
-            Estimated codes, float64 (1-D if the model was fitted on 1-D codes).
+        codes : ndarray of shape (n_samples, n_components)
+            Estimated codes x, float64 (1-D if the model was fitted on 1-D
+            codes).
         """
-        b = self._validated_tensor(B)
+        b = self._validated_tensor(X)
         with torch.no_grad():
             x = torch.cat([self.module_(chunk) for chunk in b.split(_PREDICT_CHUNK)])
             for x_next in self._continuation(x, b):
@@ -598,90 +586,60 @@ class UnrolledRegressor(
             A, b, x, float(self.alpha), 1.0 / self.lipschitz_, n_iter
         )
 
-    def transform(self, B):
-        """Sparse codes of ``B``; the same as :meth:`predict`.
+    def transform(self, X):
+        """Sparse codes of the measurements; the same as :meth:`predict`.
 
         Parameters
         ----------
-        B : array-like of shape (n_samples, n_features)
-            Measurements, one per row.
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_components)
-            Estimated codes, float64.
+        codes : ndarray of shape (n_samples, n_components)
+            Estimated codes x, float64.
         """
-        return self.predict(B)
+        return self.predict(X)
 
-    def fit_transform(self, B, y=None, **fit_params):
-        """Fit on (B, X) pairs, then return the codes of ``B``.
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit on (measurement, code) pairs, then return the codes of ``X``.
 
         Parameters
         ----------
-        B : array-like of shape (n_samples, n_features)
-            Measurements.
+        X : array-like of shape (n_samples, n_features)
+            Measurements b.
         y : array-like of shape (n_samples, n_components)
-            Codes.
+            Codes x.
         **fit_params : dict
             Passed to :meth:`fit`.
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_components)
+        codes : ndarray of shape (n_samples, n_components)
         """
-        return self.fit(B, y, **fit_params).transform(B)
+        return self.fit(X, y, **fit_params).transform(X)
 
-    def staged_predict(self, B):
+    def staged_predict(self, X):
         """Yield the estimate after each layer, first to last.
 
         Parameters
         ----------
-        B : array-like of shape (n_samples, n_features)
-            Measurements.
+        X : array-like of shape (n_samples, n_features)
+            Measurements b.
 
         Yields
         ------
-        X_hat : ndarray of shape (n_samples, n_components)
+        codes : ndarray of shape (n_samples, n_components)
             Estimate after layer 1, 2, ..., ``n_layers``, then after each of
             the ``continuation_iter`` FISTA iterations.
         """
-        b = self._validated_tensor(B)
+        b = self._validated_tensor(X)
         with torch.no_grad():
             last = None
             for last in self.module_.iterates(b):
                 yield self._format(last)
             for x in self._continuation(last, b):
                 yield self._format(x)
-
-    # ------------------------------------------------------------- pickling
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        for name in state.get("_exported_names", ()):
-            state.pop(name, None)
-        module = state.get("module_")
-        if module is not None:
-            # store CPU tensors so the pickle loads on machines without CUDA
-            state["module_"] = copy.deepcopy(module).to("cpu")
-            state["device_"] = str(state["device_"])
-        return state
-
-    def __setstate__(self, state):
-        device = state.get("device_")
-        if device is not None:
-            device = torch.device(device)
-            if device.type == "cuda" and not torch.cuda.is_available():
-                warnings.warn(
-                    "This model was fitted on CUDA, which is not available here; "
-                    "it will predict on the CPU.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                device = torch.device("cpu")
-            state["module_"] = state["module_"].to(device)
-            state["device_"] = device
-        self.__dict__.update(state)
-        if "_exported_names" in state:
-            self._export()
 
     # ----------------------------------------------------------------- tags
     def __sklearn_tags__(self):

@@ -1,6 +1,6 @@
 """Classic proximal-gradient LASSO solvers: ISTA and FISTA, batched in torch."""
 
-import math
+import itertools
 import numbers
 import warnings
 
@@ -11,44 +11,64 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     RegressorMixin,
     TransformerMixin,
-    _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._torch import resolve_device, resolve_dtype, soft_threshold, to_numpy
-from ._validation import (
-    check_dictionary,
-    check_widths,
-    estimate_dictionary,
-    spectral_norm_sq,
-)
+from ._mixins import ShortReprMixin
+from ._shrinkage import soft_threshold
+from ._sklearn_compat import Interval, StrOptions, _fit_context
+from ._starts import fista_momentum_sequence, lipschitz_constant
+from ._torch import resolve_device, resolve_dtype, to_numpy
+from ._validation import check_dictionary, check_widths, estimate_dictionary
 
 
-def proximal_gradient_steps(A, b, x, alpha, step, n_iter, momentum=True):
-    """Yield ``n_iter`` ISTA (``momentum=False``) or FISTA iterates from ``x``.
+def proximal_gradient_steps(A, b, x, alpha, step, n_iter, momentum=True, tol=None):
+    """Yield up to ``n_iter`` ISTA (``momentum=False``) or FISTA iterates.
 
     Rows of ``b`` and ``x`` are independent problems
-    min_x 1/2 ||A x - b||^2 + alpha ||x||_1; ``step`` is 1 / L at most.
+    min_x 1/2 ||A x - b||^2 + alpha ||x||_1, started at ``x``; ``step`` is
+    1 / L at most. Each yield is ``(x, n_active)``: every row's current
+    iterate and how many rows are still iterating. With ``tol`` a row stops
+    once its iterate changes by at most ``tol`` times its norm, and the
+    iterations end when every row has stopped; a row's iterates do not depend
+    on the other rows of the batch.
     """
     threshold = alpha * step
-    y, t = x, 1.0
+    weights = fista_momentum_sequence() if momentum else itertools.repeat(0.0)
+    next(weights)  # m_0: the first step is taken at x itself
+    rows = torch.arange(b.shape[0], device=b.device)
+    x_rows, y_rows, b_rows = x, x, b
     for _ in range(n_iter):
-        grad = (y @ A.T - b) @ A
-        x_new = soft_threshold(y - step * grad, threshold)
-        if momentum:
-            t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-            y = x_new + ((t - 1.0) / t_new) * (x_new - x)
-            t = t_new
-        else:
-            y = x_new
-        x = x_new
-        yield x
+        grad = (y_rows @ A.T - b_rows) @ A
+        x_new = soft_threshold(y_rows - step * grad, threshold)
+        weight = next(weights)
+        y_rows = x_new + weight * (x_new - x_rows) if weight else x_new
+        if tol is None:
+            x = x_rows = x_new
+            yield x, rows.numel()
+            continue
+        x = x.index_copy(0, rows, x_new)
+        change = torch.linalg.vector_norm(x_new - x_rows, dim=1)
+        size = torch.linalg.vector_norm(x_new, dim=1).clamp_min(1e-30)
+        going = change > tol * size
+        rows, x_rows, y_rows, b_rows = (
+            rows[going],
+            x_new[going],
+            y_rows[going],
+            b_rows[going],
+        )
+        yield x, rows.numel()
+        if rows.numel() == 0:
+            return
 
 
 class _ProximalGradient(
-    ClassNamePrefixFeaturesOutMixin, RegressorMixin, TransformerMixin, BaseEstimator
+    ShortReprMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    RegressorMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Shared machinery of ISTA and FISTA (not public)."""
 
@@ -81,27 +101,27 @@ class _ProximalGradient(
         self.device = device
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, B, y=None):
-        """Set up the solver and solve for the training measurements.
+    def fit(self, X, y=None):
+        """Check the data and set the solver up; nothing is solved or learned.
 
-        Nothing is learned when a dictionary is given: ``fit`` checks the data,
-        stores the dictionary and its Lipschitz constant, and records in
-        ``n_iter_`` how many iterations the training rows needed. Without a
-        dictionary, it is estimated from the (B, X) pairs by least squares.
+        With a dictionary, ``fit`` checks the measurements against it, and
+        stores it with its Lipschitz constant, as
+        :class:`sklearn.decomposition.SparseCoder` does. Without one, it is
+        estimated from the (measurement, code) pairs by least squares.
 
         Parameters
         ----------
-        B : array-like of shape (n_samples, n_features)
-            Measurements, one per row.
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
         y : array-like of shape (n_samples, n_components), default=None
-            Codes (X in ``make_sparse_recovery``); needed only when no
-            dictionary was given.
+            Codes x; needed only when no dictionary was given.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
+        dtypes = [np.float64, np.float32]
         if y is None:
             if self.dictionary is None:
                 raise ValueError(
@@ -109,121 +129,109 @@ class _ProximalGradient(
                     "y is None: without a dictionary, the codes y are needed to "
                     "estimate one by least squares."
                 )
-            B = validate_data(self, B, dtype=[np.float64, np.float32])
-            X2 = None
-            self._y_1d = False
+            X = validate_data(self, X, dtype=dtypes)
+            Y, self._y_1d = None, False
         else:
-            B, X = validate_data(
-                self,
-                B,
-                y,
-                multi_output=True,
-                y_numeric=True,
-                dtype=[np.float64, np.float32],
+            X, Y = validate_data(
+                self, X, y, multi_output=True, y_numeric=True, dtype=dtypes
             )
-            X = np.asarray(X, dtype=np.float64)
-            self._y_1d = X.ndim == 1
-            X2 = X.reshape(-1, 1) if X.ndim == 1 else X
+            Y = np.asarray(Y, dtype=np.float64)
+            self._y_1d = Y.ndim == 1
+            Y = Y.reshape(-1, 1) if self._y_1d else Y
         if self.dictionary is None:
-            A = estimate_dictionary(B, X2)
+            A = estimate_dictionary(X, Y)
         else:
             A = check_dictionary(self.dictionary)
-            check_widths(B, X2, A)
+            check_widths(X, Y, A)
         self.dictionary_ = A
-        self.lipschitz_ = max(spectral_norm_sq(A), np.finfo(np.float64).tiny)
+        self.lipschitz_ = lipschitz_constant(A)
         self.device_ = resolve_device(self.device)
         self.n_components_ = A.shape[1]
         self._n_features_out = A.shape[1]
-        *_, self.n_iter_ = self._solve(B)
         return self
 
-    def _tensors(self, B):
+    def _iterate(self, X):
+        """Yield ``(x, n_active)`` after each iteration (see
+        :func:`proximal_gradient_steps`)."""
         check_is_fitted(self, "dictionary_")
-        B = validate_data(self, B, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         dtype = resolve_dtype(self.dtype)
         A = torch.tensor(self.dictionary_, dtype=dtype, device=self.device_)
-        b = torch.tensor(B, dtype=dtype, device=self.device_)
-        return A, b
-
-    def _iterate(self, B):
-        """Yield ``(x, converged)`` after each iteration."""
-        A, b = self._tensors(B)
+        b = torch.tensor(X, dtype=dtype, device=self.device_)
         x = b.new_zeros(b.shape[0], A.shape[1])
-        steps = proximal_gradient_steps(
-            A, b, x, self.alpha, 1.0 / self.lipschitz_, self.max_iter, self._momentum
+        return proximal_gradient_steps(
+            A,
+            b,
+            x,
+            self.alpha,
+            1.0 / self.lipschitz_,
+            self.max_iter,
+            self._momentum,
+            tol=self.tol,
         )
-        for x_new in steps:
-            change = torch.linalg.vector_norm(x_new - x, dim=1)
-            size = torch.linalg.vector_norm(x_new, dim=1).clamp_min(1e-30)
-            converged = bool(torch.all(change <= self.tol * size))
-            x = x_new
-            yield x, converged
 
-    def _solve(self, B):
-        n_iter, converged = 0, False
-        for x, converged in self._iterate(B):  # noqa: B007 - the last is kept
-            n_iter += 1
-            if converged:
-                break
-        if not converged:
+    def _warn_unconverged(self, n_active):
+        if n_active:
             warnings.warn(
-                f"{type(self).__name__} reached max_iter={self.max_iter} before "
-                f"the relative change fell below tol={self.tol}; increase max_iter.",
+                f"{type(self).__name__} reached max_iter={self.max_iter} with "
+                f"{n_active} row(s) whose relative change was still above "
+                f"tol={self.tol}; increase max_iter.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        return x, n_iter
 
     def _format(self, x):
         out = to_numpy(x)
         return out.ravel() if self._y_1d else out
 
-    def predict(self, B):
-        """Solve the LASSO for every row of ``B``.
+    def predict(self, X):
+        """Solve the LASSO for every row of ``X``.
 
         Parameters
         ----------
-        B : array-like of shape (n_samples, n_features)
-            Measurements.
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_components)
-            The LASSO solutions, float64.
+        codes : ndarray of shape (n_samples, n_components)
+            The LASSO solutions, float64. Each row stops at its own
+            convergence, so a row's solution does not depend on the others.
         """
-        x, _ = self._solve(B)
+        x, n_active = None, 0
+        for x, n_active in self._iterate(X):  # noqa: B007 - the last is kept
+            pass
+        self._warn_unconverged(n_active)
         return self._format(x)
 
-    def transform(self, B):
-        """Sparse codes of ``B``; the same as :meth:`predict`.
+    def transform(self, X):
+        """Sparse codes of the measurements; the same as :meth:`predict`.
 
         Parameters
         ----------
-        B : array-like of shape (n_samples, n_features)
-            Measurements.
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_components)
+        codes : ndarray of shape (n_samples, n_components)
         """
-        return self.predict(B)
+        return self.predict(X)
 
-    def staged_predict(self, B):
-        """Yield the iterate after each iteration, until convergence.
+    def staged_predict(self, X):
+        """Yield every row's iterate after each iteration, until all converge.
 
         Parameters
         ----------
-        B : array-like of shape (n_samples, n_features)
-            Measurements.
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
 
         Yields
         ------
-        X_hat : ndarray of shape (n_samples, n_components)
+        codes : ndarray of shape (n_samples, n_components)
         """
-        for x, converged in self._iterate(B):
+        for x, _ in self._iterate(X):
             yield self._format(x)
-            if converged:
-                return
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -243,8 +251,8 @@ _DOC_PARAMETERS = """
     max_iter : int, default=1000
         Maximum number of iterations.
     tol : float, default=1e-6
-        Stop when every row's iterate changes by less than ``tol`` relative to
-        its norm.
+        A row stops once its iterate changes by at most ``tol`` relative to
+        its norm; the iterations end when every row has stopped.
     dtype : {"float32", "float64"}, default="float64"
         Precision of the computation.
     device : str, default="auto"
@@ -256,8 +264,6 @@ _DOC_PARAMETERS = """
         The dictionary used.
     lipschitz_ : float
         L = ||A||_2^2; the step is 1 / L.
-    n_iter_ : int
-        Iterations the training measurements needed.
     device_ : torch.device
         Where the iterations run.
     n_components_ : int
@@ -299,7 +305,10 @@ class ISTA(_ProximalGradient):
     >>> from sklearn_l2o.datasets import make_sparse_recovery
     >>> B, X, A = make_sparse_recovery(20, n_components=40, n_features=20,
     ...                                random_state=0)
-    >>> ista = ISTA(dictionary=A, alpha=0.01, max_iter=5000, device="cpu").fit(B)
+    >>> ista = ISTA(dictionary=A, alpha=0.01, max_iter=5000, device="cpu")
+    >>> ista.fit(B)  # checks B against the dictionary; solves nothing
+    ISTA(alpha=0.01, device='cpu', dictionary=<ndarray of shape (20, 40)>,
+         max_iter=5000)
     >>> ista.transform(B).shape
     (20, 40)
     """

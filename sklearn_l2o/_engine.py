@@ -1,37 +1,56 @@
-"""The training engine shared by every unrolled solver.
+"""The training engine: the stage-wise schedule of every unrolled solver, and
+the pieces every training loop of the package shares.
 
-It runs the stage-wise recipe of the LISTA-CPSS and ALISTA papers: for each
-depth t = 1..K, stage "a" trains only layer t, then stages "b" and "c" train
-layers 1..t at smaller learning rates, older layers more slowly. A net that
-sets ``reuse_previous_layer`` has each new layer start as a copy of the
-trained layer before it when that validates better than its own start. Each stage
-stops when the validation score has not improved for ``patience`` steps or at
-its step budget, and ends with the best parameters it saw restored. With
-``plateau_decays`` a stage that stops improving first goes back to its best
-parameters and carries on with steps ten times smaller (at most that many
-times): deep layers, whose error is already small, often need finer steps than
-the ones the first layers were trained with.
+The schedule is the one of the LISTA-CPSS and ALISTA papers. For each depth
+t = 1..K, stage "a" trains only layer t, then stages "b" and "c" train layers
+1..t at smaller learning rates, older layers more slowly. Two end-to-end
+refinement stages ("b" then "c" at depth K, every layer at one rate) follow.
+Each stage validates every ``validation_interval`` steps, stops when its best
+validation score is ``patience`` steps old or at its step budget, and ends with
+the best parameters it saw restored. With ``plateau_decays`` a stage that
+stops improving first goes back to its best parameters and carries on with
+steps ten times smaller (at most that many times).
 
-Batches are drawn on the training device from tensors that already live there.
-On CUDA one training step (gather, forward, backward, Adam) is captured once per
-stage as a CUDA graph and replayed, because a 16-layer step is a few hundred
-tiny kernels whose launch cost dominates otherwise.
+What every training loop of the package shares lives here too: keeping the
+best state seen (:class:`KeepBest`, also used by the meta-training engine and
+HyperLISTA's search), the record each stage leaves in ``history_``
+(:func:`stage_record`), and the progress a user sees (:class:`Progress`: a
+tqdm bar with ``verbose > 0``, and records logged to the ``sklearn_l2o``
+logger). A Ctrl-C during training ends the stage in progress with its best
+parameters restored and stops the schedule; the estimator keeps what was
+learned and can resume.
+
+Batches are drawn on the training device from tensors that already live
+there. On CUDA one training step (gather, forward, backward, Adam) is captured
+once per stage as a CUDA graph and replayed, because a 16-layer step is a few
+hundred tiny kernels whose launch cost dominates otherwise.
 """
 
+import dataclasses
+import logging
 import math
-import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
+from tqdm.auto import tqdm
+
+logger = logging.getLogger("sklearn_l2o")
 
 STAGES = ("a", "b", "c")
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """Hyper-parameters of the stage-wise schedule (see the estimators' docs)."""
+    """The stage-wise schedule, and who learns how fast.
+
+    ``rate_factors`` scales the Adam step of named parameters (1 for any not
+    named; 0 holds one at its start): a scalar in front of a matrix needs
+    larger steps than the matrix's entries. ``reuse_previous_layer`` starts
+    each new layer as a copy of the trained layer before it when that
+    validates better than its own start.
+    """
 
     learning_rate: float = 5e-4
     stage_factors: tuple = (1.0, 0.2, 0.02)
@@ -43,6 +62,208 @@ class Recipe:
     plateau_decays: int = 0
     plateau_factor: float = 0.1
     threshold_search: bool = False
+    reuse_previous_layer: bool = False
+    refinement_steps: int = 0
+    refinement_patience: int = 500
+    rate_factors: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the schedule: train at ``depth`` with ``recipe``'s budget."""
+
+    depth: int
+    name: str
+    phase: str  # "layerwise" or "refinement"
+    recipe: Recipe
+
+    @property
+    def n_frozen(self):
+        """How many leading layers the stage leaves untouched (run without
+        gradients).
+
+        Stage "a" trains only the newest layer. In stages "b" and "c" a layer
+        of age j moves at ``layer_decay ** j`` of the newest layer's rate; once
+        that falls below one thousandth the layer is frozen outright, which
+        spares the backward pass through it (a third of the cost of a deep
+        step).
+        """
+        if self.name == "a":
+            return self.depth - 1
+        decay = self.recipe.layer_decay
+        if decay >= 1.0:
+            return 0
+        if decay <= 0.0:
+            return self.depth - 1
+        max_age = math.ceil(math.log(_NEGLIGIBLE) / math.log(decay)) - 1
+        return max(0, self.depth - 1 - max_age)
+
+    @property
+    def cost(self):
+        """Work of one step, in layer passes: forward through every layer,
+        backward through the trained ones (for time estimates)."""
+        return 2 * self.depth - self.n_frozen
+
+
+#: layers whose step is below this share of the newest layer's are frozen
+_NEGLIGIBLE = 1e-3
+
+
+def schedule(n_layers, recipe, *, layerwise=True):
+    """The stages of a fit: stage-wise over the layers (unless ``layerwise`` is
+    False), then the end-to-end refinement when ``recipe.refinement_steps``."""
+    stages = []
+    if layerwise:
+        stages += [
+            Stage(depth, name, "layerwise", recipe)
+            for depth in range(1, n_layers + 1)
+            for name in STAGES
+        ]
+    if recipe.refinement_steps > 0:
+        # every layer at one rate: lets the per-layer parameters move jointly,
+        # which the greedy schedule cannot
+        refine = dataclasses.replace(
+            recipe,
+            layer_decay=1.0,
+            max_steps=recipe.refinement_steps,
+            patience=recipe.refinement_patience,
+        )
+        stages += [Stage(n_layers, name, "refinement", refine) for name in STAGES[1:]]
+    return stages
+
+
+# --------------------------------------------------------------------------
+# what every training loop shares
+# --------------------------------------------------------------------------
+
+
+class KeepBest:
+    """The best validation score seen, when, and the state that produced it.
+
+    ``save()`` returns the state to keep (it may refill the same buffers each
+    time) and ``load(state)`` puts it back. Lower scores are better; a
+    non-finite score never counts as an improvement.
+    """
+
+    def __init__(self, score, save, load, step=0):
+        self._save, self._load = save, load
+        self.score, self.step = score, step
+        self.state = save()
+
+    def offer(self, score, step):
+        """Keep the current state if ``score`` beats the best; say whether it did."""
+        if not (math.isfinite(score) and score < self.score):
+            return False
+        self.score, self.step = score, step
+        self.state = self._save()
+        return True
+
+    def stale(self, step, patience, since=0):
+        """Whether the best is ``patience`` old at ``step`` (counted from
+        ``since`` when that is later)."""
+        return step - max(self.step, since) >= patience
+
+    def restore(self):
+        self._load(self.state)
+
+
+def stage_record(
+    *,
+    phase,
+    stage,
+    layer,
+    steps,
+    best_step,
+    start_score,
+    val_score,
+    seconds,
+    stop,
+    curve,
+    **extra,
+):
+    """One entry of ``history_``, the same keys for every training loop.
+
+    ``phase`` is "layerwise", "refinement", "search" or "meta"; ``steps`` the
+    training steps (search: candidates scored; meta: episodes) the stage took;
+    ``val_score`` its best validation score (lower is better) and
+    ``best_step`` when it was reached; ``stop`` why it ended ("patience",
+    "budget", "diverged", "interrupted" or "done"); ``curve`` every validation
+    as ``[step, score]``. Loops add their own keys after these.
+    """
+    return {
+        "phase": phase,
+        "stage": stage,
+        "layer": layer,
+        "steps": int(steps),
+        "best_step": int(best_step),
+        "start_score": float(start_score),
+        "val_score": float(val_score),
+        "seconds": float(seconds),
+        "stop": stop,
+        "curve": [[int(s), float(v)] for s, v in curve],
+        **extra,
+    }
+
+
+class Progress:
+    """What a user sees of a fit: a tqdm bar and logged stage records.
+
+    With ``verbose > 0`` the bar shows the share of the planned work done, the
+    stage, the layer, the last validation score and an upper bound on the time
+    left (the rest of the work at the rate seen so far, as if every remaining
+    stage used its whole budget: stages that stop early make it shorter). With
+    ``verbose > 1`` each finished stage also prints a line. Every finished
+    stage is logged at INFO level to the ``sklearn_l2o`` logger whatever
+    ``verbose`` is.
+    """
+
+    def __init__(self, verbose, total, *, desc, unit="layer-step"):
+        self.verbose = verbose
+        self.bar = None
+        if verbose and total > 0:
+            self.bar = tqdm(
+                total=float(total),
+                desc=desc,
+                unit=unit,
+                smoothing=0.0,
+                leave=True,
+                bar_format=(
+                    "{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, "
+                    "at most {remaining} left{postfix}"
+                ),
+            )
+
+    def advance(self, work, **postfix):
+        if self.bar is not None:
+            self.bar.update(float(work))
+            if postfix:
+                self.bar.set_postfix(postfix, refresh=False)
+
+    def unused(self, work):
+        """Work planned but not needed (a stage that stopped early)."""
+        if self.bar is not None and work > 0:
+            self.bar.total = max(self.bar.n, self.bar.total - float(work))
+            self.bar.refresh()
+
+    def finished(self, record, label):
+        line = (
+            f"{label}: {record['steps']} steps, best {record['val_score']:.4g} at "
+            f"step {record['best_step']}, stopped by {record['stop']}, "
+            f"{record['seconds']:.1f} s"
+        )
+        logger.info(line)
+        if self.verbose > 1:
+            (self.bar.write if self.bar is not None else print)(line)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+# --------------------------------------------------------------------------
+# the stage-wise engine
+# --------------------------------------------------------------------------
 
 
 class LayerwiseAdam:
@@ -120,53 +341,36 @@ class _GraphedStep:
             self.graph.replay()
 
 
-#: layers whose step is below this share of the newest layer's are frozen
-_NEGLIGIBLE = 1e-3
+def _trained_slices(net, stage):
+    """What ``stage`` trains, and how fast.
 
-
-def _n_frozen(stage, depth, recipe):
-    """How many leading layers a stage leaves untouched (run without gradients).
-
-    Stage "a" trains only the newest layer. In stages "b" and "c" a layer of
-    age j moves at ``layer_decay ** j`` of the newest layer's rate; once that
-    falls below one thousandth the layer is frozen outright, which spares the
-    backward pass through it (a third of the cost of a deep step).
+    Returns ``(params, rows, sizes)``: every trained parameter, the slice of
+    its leading axis the stage moves (its trained layers; ``None`` for a
+    shared parameter) and the step size of each moved entry. Only those slices
+    enter Adam, so a stage that trains one layer of a 16-layer untied model
+    does not pay for updating all 16; a parameter whose rate factor is 0 is
+    left out altogether.
     """
-    if stage == "a":
-        return depth - 1
-    decay = recipe.layer_decay
-    if decay >= 1.0:
-        return 0
-    if decay <= 0.0:
-        return depth - 1
-    max_age = math.ceil(math.log(_NEGLIGIBLE) / math.log(decay)) - 1
-    return max(0, depth - 1 - max_age)
-
-
-def _step_sizes(net, stage, depth, recipe):
-    """What one stage at depth ``depth`` (1-based) trains, and how fast.
-
-    Returns ``(params, rows, sizes)``: every trainable parameter, the slice of
-    its leading axis the stage moves (the trainable layers of a stacked
-    parameter; ``None`` for a shared one) and the step size of each moved
-    entry. Only those slices enter Adam, so a stage that trains one layer of
-    a 16-layer untied model does not pay for updating all 16; a parameter
-    whose rate factor is 0 is left out altogether.
-    """
-    stage_rate = recipe.learning_rate * recipe.stage_factors[STAGES.index(stage)]
-    n_frozen = _n_frozen(stage, depth, recipe)
+    recipe = stage.recipe
+    stage_rate = recipe.learning_rate * recipe.stage_factors[STAGES.index(stage.name)]
+    n_frozen = stage.n_frozen
     params, rows, sizes = [], [], []
     for name, param, is_layered in net.parameter_groups():
-        factor = stage_rate * net.rate_factors.get(name, 1.0)
+        factor = stage_rate * recipe.rate_factors.get(name, 1.0)
         if factor == 0.0:
             continue  # held: no gradient, no Adam state
         if is_layered:
             age = torch.arange(
-                depth - 1, n_frozen - 1, -1, dtype=param.dtype, device=param.device
+                stage.depth - 1,
+                n_frozen - 1,
+                -1,
+                dtype=param.dtype,
+                device=param.device,
             )
-            scale = factor * recipe.layer_decay**age
-            size = scale.reshape((-1,) + (1,) * (param.dim() - 1))
-            rows.append(slice(n_frozen, depth))
+            size = (factor * recipe.layer_decay**age).reshape(
+                (-1,) + (1,) * (param.dim() - 1)
+            )
+            rows.append(slice(n_frozen, stage.depth))
         else:
             size = torch.tensor(factor, dtype=param.dtype, device=param.device)
             rows.append(None)
@@ -180,87 +384,22 @@ def _moved(tensors, rows):
     return [t if r is None else t[r] for t, r in zip(tensors, rows)]
 
 
-class _Progress:
-    def __init__(self, verbose, n_stages):
-        self.verbose = verbose
-        self.n_stages = n_stages
-        self.done = 0
+def _keep_best_of(params, score):
+    """A :class:`KeepBest` over ``params``, copying in place into fixed buffers
+    (a captured CUDA graph keeps reading the parameters' own memory)."""
+    buffers = [p.detach().clone() for p in params]
 
-    def update(self, record):
-        self.done += 1
-        if not self.verbose:
-            return
-        width = 30
-        filled = int(width * self.done / self.n_stages)
-        line = (
-            f"[{'#' * filled}{'.' * (width - filled)}] layer {record['layer']:>2} "
-            f"stage {record['stage']}: {record['steps']:>5} steps, "
-            f"val {record['val_score']:.2f}, {record['seconds']:.1f} s"
-        )
-        end = "\n" if self.verbose > 1 or self.done == self.n_stages else "\r"
-        print(line, end=end, file=sys.stderr, flush=True)
+    def save():
+        for buffer, param in zip(buffers, params):
+            buffer.copy_(param.detach())
+        return buffers
 
+    @torch.no_grad()
+    def load(state):
+        for saved, param in zip(state, params):
+            param.copy_(saved)
 
-def train_stagewise(
-    net,
-    train,
-    validate,
-    loss_fn,
-    recipe,
-    generator,
-    *,
-    layers=None,
-    stages=STAGES,
-    verbose=0,
-    use_cuda_graphs=True,
-):
-    """Train ``net`` stage by stage; return the history (one dict per stage).
-
-    Parameters
-    ----------
-    net : UnrolledNet
-    train : tuple of tensors
-        ``(B, X)`` on the training device; ``X`` may be ``None`` when the loss
-        needs no ground truth.
-    validate : callable
-        ``validate(depth) -> float``, lower is better (e.g. NMSE in dB).
-    loss_fn : callable
-        ``loss_fn(x_hat, b, x) -> scalar tensor`` minimised on each batch.
-    recipe : Recipe
-    generator : torch.Generator
-        On the training device; draws the batch indices.
-    layers : iterable of int, optional
-        Depths to train at (1-based); all of ``1..n_layers`` by default.
-    stages : tuple of str
-        Which of the stages "a", "b", "c" to run at each depth.
-    """
-    B, X = train
-    n_train = B.shape[0]
-    device = B.device
-    graphs = use_cuda_graphs and device.type == "cuda"
-    layers = list(range(1, net.n_layers + 1)) if layers is None else list(layers)
-    history = []
-    progress = _Progress(verbose, len(layers) * len(stages))
-    for depth in layers:
-        for stage in stages:
-            record = _run_stage(
-                net,
-                B,
-                X,
-                n_train,
-                validate,
-                loss_fn,
-                recipe,
-                generator,
-                depth,
-                stage,
-                graphs,
-            )
-            history.append(record)
-            progress.update(record)
-            if not math.isfinite(record["val_score"]):  # pragma: no cover
-                raise FloatingPointError("validation score is not finite")
-    return history
+    return KeepBest(score, save, load)
 
 
 @torch.no_grad()
@@ -309,14 +448,89 @@ def _search_threshold(net, depth, start_score, validate):
     return best_score
 
 
-def _run_stage(
-    net, B, X, n_train, validate, loss_fn, recipe, generator, depth, stage, graphs
+def train_stagewise(
+    net,
+    train,
+    validate,
+    loss,
+    stages,
+    generator,
+    *,
+    verbose=0,
+    use_cuda_graphs=True,
 ):
+    """Train ``net`` through ``stages`` (see :func:`schedule`).
+
+    Parameters
+    ----------
+    net : UnrolledNet
+    train : tuple of tensors
+        ``(B, X)`` on the training device; ``X`` may be ``None`` when the loss
+        needs no ground truth.
+    validate : callable
+        ``validate(depth) -> float``, lower is better (e.g. NMSE in dB).
+    loss : callable
+        ``loss(x_hat, b, x) -> scalar tensor`` minimised on each batch.
+    stages : list of Stage
+    generator : torch.Generator
+        On the training device; draws the batch indices.
+    verbose : int
+        See :class:`Progress`.
+
+    Returns
+    -------
+    history : list of dict
+        One :func:`stage_record` per stage run.
+    done : int
+        How many of ``stages`` completed; fewer than ``len(stages)`` when a
+        KeyboardInterrupt stopped the schedule (the stage it stopped keeps its
+        best parameters, and a later call can resume from ``stages[done:]``).
+    """
+    B, X = train
+    graphs = use_cuda_graphs and B.device.type == "cuda"
+    progress = Progress(
+        verbose,
+        sum(s.recipe.max_steps * s.cost for s in stages),
+        desc=f"{type(net).__name__[:-3] or 'net'} x {net.n_layers}",
+    )
+    history, done = [], 0
+    try:
+        for stage in stages:
+            record = _run_stage(
+                net, B, X, validate, loss, generator, stage, graphs, progress
+            )
+            history.append(record)
+            progress.finished(
+                record, f"layer {stage.depth} stage {stage.name} ({stage.phase})"
+            )
+            if record["stop"] == "interrupted":
+                break
+            done += 1
+            if record["stop"] == "diverged":
+                warnings.warn(
+                    f"Training diverged (non-finite validation score) at layer "
+                    f"{stage.depth}, stage {stage.name}, after {record['steps']} "
+                    "steps; the last good parameters were restored. Consider a "
+                    "smaller learning_rate.",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+    except KeyboardInterrupt:
+        # between two stages, or while one was setting up: the net holds the
+        # parameters of the last stage that finished
+        pass
+    finally:
+        progress.close()
+    return history, done
+
+
+def _run_stage(net, B, X, validate, loss_fn, generator, stage, graphs, progress):
+    recipe = stage.recipe
     start = time.perf_counter()
-    params, rows, sizes = _step_sizes(net, stage, depth, recipe)
+    params, rows, sizes = _trained_slices(net, stage)
     with torch.no_grad():
         optimizer = LayerwiseAdam(_moved(params, rows), sizes)
-    n_frozen = _n_frozen(stage, depth, recipe)
+    depth, n_frozen = stage.depth, stage.n_frozen
 
     def step(idx):
         b = B[idx]
@@ -327,65 +541,75 @@ def _run_stage(
         grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
         optimizer.step(_moved(grads, rows))
 
-    best_score = validate(depth)
-    if stage == "a" and depth > 1 and net.reuse_previous_layer:
-        best_score = _start_from_previous_layer(net, depth, best_score, validate)
-    if stage == "a" and recipe.threshold_search and net.threshold is not None:
-        best_score = _search_threshold(net, depth, best_score, validate)
-    best_params = [p.detach().clone() for p in params]
-    best_step, steps, diverged = 0, 0, False
+    # what the stage started from, should it be stopped before it has a best
+    best = entry = _keep_best_of(params, math.inf)
+    start_score, curve = math.nan, []
+    steps, stop = 0, "budget"
     # a plateau restarts the patience clock: from the best parameters, with
     # smaller steps, as long as decays are left
     decays, clock = 0, 0
-    interval = recipe.validation_interval
     runner = None
-    while steps < recipe.max_steps:
-        if steps - max(best_step, clock) >= recipe.patience:
-            if decays == recipe.plateau_decays:
+    n_train = B.shape[0]
+    try:
+        start_score = validate(depth)
+        if stage.name == "a" and stage.phase == "layerwise":
+            if depth > 1 and recipe.reuse_previous_layer:
+                start_score = _start_from_previous_layer(
+                    net, depth, start_score, validate
+                )
+            if recipe.threshold_search and net.threshold is not None:
+                start_score = _search_threshold(net, depth, start_score, validate)
+        best = _keep_best_of(params, start_score)
+        curve.append((0, start_score))
+        while steps < recipe.max_steps:
+            if best.stale(steps, recipe.patience, since=clock):
+                if decays == recipe.plateau_decays:
+                    stop = "patience"
+                    break
+                decays, clock = decays + 1, steps
+                best.restore()
+                optimizer.restart(recipe.plateau_factor)
+            chunk = min(recipe.validation_interval, recipe.max_steps - steps)
+            idx = torch.randint(
+                n_train,
+                (chunk, recipe.batch_size),
+                generator=generator,
+                device=B.device,
+            )
+            if runner is None:
+                runner = _GraphedStep(step, idx[0]) if graphs else step
+                if graphs:
+                    steps += 2  # the warm-up steps taken while capturing
+            for i in range(chunk):
+                runner(idx[i])
+            steps += chunk
+            score = validate(depth)
+            curve.append((steps, score))
+            progress.advance(
+                chunk * stage.cost, layer=depth, stage=stage.name, val=f"{score:.4g}"
+            )
+            if not math.isfinite(score):
+                stop = "diverged"
                 break
-            decays, clock = decays + 1, steps
-            with torch.no_grad():
-                for saved, param in zip(best_params, params):
-                    param.copy_(saved)
-            optimizer.restart(recipe.plateau_factor)
-        chunk = min(interval, recipe.max_steps - steps)
-        idx = torch.randint(
-            n_train, (chunk, recipe.batch_size), generator=generator, device=B.device
-        )
-        if runner is None:
-            runner = _GraphedStep(step, idx[0]) if graphs else step
-            if graphs:
-                steps += 2  # the warm-up steps taken while capturing
-        for i in range(chunk):
-            runner(idx[i])
-        steps += chunk
-        score = validate(depth)
-        if not math.isfinite(score):
-            diverged = True
-            break
-        if score < best_score:
-            best_score, best_step = score, steps
-            for saved, param in zip(best_params, params):
-                saved.copy_(param.detach())
-    with torch.no_grad():
-        for saved, param in zip(best_params, params):
-            param.copy_(saved)
-    if diverged:
-        warnings.warn(
-            f"Training diverged (non-finite validation score) at layer {depth}, "
-            f"stage {stage}, after {steps} steps; the last good parameters were "
-            "restored. Consider a smaller learning_rate.",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-    return {
-        "layer": depth,
-        "stage": stage,
-        "steps": steps,
-        "best_step": best_step,
-        "val_score": best_score,
-        "seconds": time.perf_counter() - start,
-        "diverged": diverged,
-        "plateau_decays": decays,
-        "cuda_graph": isinstance(runner, _GraphedStep) and runner.graph is not None,
-    }
+            best.offer(score, steps)
+    except KeyboardInterrupt:
+        stop = "interrupted"
+    if best is entry:
+        # stopped while the stage was setting up: back to where it started
+        best.score = start_score
+    best.restore()
+    progress.unused((recipe.max_steps - steps) * stage.cost)
+    return stage_record(
+        phase=stage.phase,
+        stage=stage.name,
+        layer=depth,
+        steps=steps,
+        best_step=best.step,
+        start_score=start_score,
+        val_score=best.score,
+        seconds=time.perf_counter() - start,
+        stop=stop,
+        curve=curve,
+        plateau_decays=decays,
+        cuda_graph=isinstance(runner, _GraphedStep) and runner.graph is not None,
+    )

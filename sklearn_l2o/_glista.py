@@ -3,12 +3,11 @@
 import numbers
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._alista import analytic_start
-from ._base import UnrolledRegressor
-from ._lista import WEIGHT_RATE_CONSTRAINT, _WeightRate, ista_step
-from ._torch import support_selection_threshold, support_sizes
+from ._base import net_attribute
+from ._lista_family import SUPPORT_CONSTRAINTS, LISTAFamilyRegressor
+from ._shrinkage import support_selection_threshold
+from ._sklearn_compat import Interval
 from ._unrolled import UnrolledNet
 
 #: keeps the gain gate finite at x = 0 (where it multiplies zero anyway)
@@ -36,30 +35,21 @@ def overshoot_gate(x_new, x, scale):
 class GLISTANet(UnrolledNet):
     """LISTA-CP with support selection, a gain gate and an overshoot gate."""
 
-    layered = ("W", "theta", "gain_scale", "gain_sharpness", "overshoot")
     threshold = "theta"
 
     def __init__(
         self, A, weight, n_layers, n_selected, theta, gain_scale, dtype, device
     ):
-        super().__init__(n_layers, A.shape[1])
-        self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
+        super().__init__(n_layers, A.shape[1], dtype, device)
+        self.constant("A", A)
         self.n_selected = list(n_selected)
-        n_components = A.shape[1]
-        W = torch.tensor(weight, dtype=dtype, device=device)
-        self.W = torch.nn.Parameter(W.expand(n_layers, -1, -1).clone())
-
-        def per_layer(value, *shape):
-            return torch.nn.Parameter(
-                torch.full((n_layers, *shape), float(value), dtype=dtype, device=device)
-            )
-
-        self.theta = per_layer(theta)
-        self.gain_scale = per_layer(gain_scale)
-        self.gain_sharpness = per_layer(1.0, n_components)
+        self.per_layer("W", weight)
+        self.per_layer("theta", theta)
+        self.per_layer("gain_scale", gain_scale)
+        self.per_layer("gain_sharpness", [1.0] * A.shape[1])
         # zero: the untrained network is LISTA-CPSS with a gain gate, and
         # training decides how far (and whether) to overshoot
-        self.overshoot = per_layer(0.0)
+        self.per_layer("overshoot", 0.0)
 
     def gain(self, k, x):
         return gain_gate(x, self.at("gain_scale", k), self.at("gain_sharpness", k))
@@ -73,16 +63,16 @@ class GLISTANet(UnrolledNet):
         return (x + omega * (x_new - x),)
 
 
-class GLISTA(_WeightRate, UnrolledRegressor):
+class GLISTA(LISTAFamilyRegressor):
     """Gated LISTA: LISTA-CP with learned gain gates and overshoot gates.
 
-    GLISTA runs ``n_layers`` iterations of
+    GLISTA runs ``n_layers`` iterations of::
 
         g = kappa_k(x^k) * x^k,
         x~ = eta_ss( g + W^k^T (b - A g) ; theta_k, p_k ),
         x^{k+1} = x^k + omega_k * (x~ - x^k),
 
-    from x^0 = 0, with elementwise gates
+    from x^0 = 0, with elementwise gates::
 
         kappa_k(x) = 1 + abs(mu_k) / (abs(nu_k) * abs(x) + 0.001)         (gain),
         omega_k = 1 + a_k / (abs(x~ - x^k) + 0.1)                   (overshoot).
@@ -112,25 +102,16 @@ class GLISTA(_WeightRate, UnrolledRegressor):
         Initial gain scale mu_k as a multiple of the initial threshold. The
         default starts every layer close to a LISTA-CPSS layer (the gate adds
         back at most a thousandth of a threshold) and lets training raise it;
-        1 adds back about one threshold from the start, which made each new
-        layer start worse than the layers before it at depth (noiseless
-        256 x 512, stage-wise training only, 20,000 pairs, stages of 100
-        steps, analytic weights: -47.9 dB at 16 layers with 0.001, -18.6 with
-        1, the best layer -26.3 at layer 11).
+        a large start (1 adds back about one threshold) made each new layer
+        start worse than the layers before it.
     weight_init : {"ista", "analytic"}, default="ista"
         Where the matrices W^k start. "ista": W^k = A / (1.001 L), the
         classic step (the paper's). "analytic": :class:`ALISTA`'s analytic
         weight times its starting step, so that the untrained first layer is
-        ALISTA's; the same stage-wise-only run as above reached -16.8 dB from
-        "ista" and -47.9 dB from "analytic".
+        ALISTA's; it trains to far better solvers in the same budget.
     weight_rate : float, default=1.0
         The Adam step of the matrices ``W^k`` as a multiple of the stage's (0
-        holds them at their start). On the coherent setting (256 x 512,
-        analytic start, stages capped at 300 / 100 steps, 8,000-step
-        refinement with patience 1,500, one seed, CPU) 0.1 reached -29.96 dB
-        per-sample test NMSE against -28.11 with 1, and -30.13 after a second
-        fit with ``warm_start=True`` (the survey: -31 on its own dictionary).
-        The default 1 is the rate of all the other settings' measurements.
+        holds them at their start).
     {training_parameters}
 
     Attributes
@@ -184,60 +165,82 @@ class GLISTA(_WeightRate, UnrolledRegressor):
     True
     """
 
+    _support_selection = True
     _parameter_constraints = {
-        **UnrolledRegressor._parameter_constraints,
-        "support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
-        "max_support_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
-        "init_threshold": [Interval(numbers.Real, 0, None, closed="left"), None],
+        **LISTAFamilyRegressor._parameter_constraints,
+        **SUPPORT_CONSTRAINTS,
         "init_gain": [Interval(numbers.Real, 0, None, closed="left")],
-        "weight_init": [StrOptions({"ista", "analytic"})],
-        **WEIGHT_RATE_CONSTRAINT,
     }
 
-    _solver_parameters = {
-        "support_fraction": 0.012,
-        "max_support_fraction": 0.13,
-        "init_threshold": None,
-        "init_gain": 0.001,
-        "weight_init": "ista",
-        "weight_rate": 1.0,
-    }
-    # measured on a 64 x 128 noiseless problem, 8 layers, 4,000 pairs, the
-    # shared budgets: learning rate 5e-4 -> -16.2 dB, 2e-3 -> -17.8,
-    # 5e-3 -> -19.4, 1e-2 -> -20.0; at 5e-3 the end-to-end refinement took the
-    # validation NMSE from -16.0 to -20.4 dB. The same training without the
-    # gates (LISTA-CPSS) reached -18.2 dB at 1e-2.
-    # like the LISTA family's; neutral here (noiseless 256 x 512, capped:
-    # -41.7 dB before, -41.9 with them). With weight_init="analytic" and the
-    # small starting gain (init_gain=0.001) the same capped run reaches
-    # -63.8 dB (benchmarks/results/cpu-2026-11-28/s14_glista_analytic.*)
-    _training_defaults = {
-        "learning_rate": 5e-3,
-        "plateau_decays": 2,
-        "threshold_search": True,
-    }
+    def __init__(
+        self,
+        dictionary=None,
+        *,
+        support_fraction=0.012,
+        max_support_fraction=0.13,
+        init_threshold=None,
+        init_gain=0.001,
+        weight_init="ista",
+        weight_rate=1.0,
+        n_layers=16,
+        loss="mse",
+        alpha=0.005,
+        continuation_iter=0,
+        learning_rate=5e-3,
+        batch_size=128,
+        max_steps_per_stage=1000,
+        patience=300,
+        validation_fraction=0.1,
+        validation_interval=50,
+        layer_decay=0.3,
+        stage_factors=(1.0, 0.2, 0.02),
+        plateau_decays=2,
+        threshold_search=True,
+        refinement_steps=2000,
+        refinement_patience=500,
+        dtype="float32",
+        random_state=None,
+        device="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        self.dictionary = dictionary
+        self.support_fraction = support_fraction
+        self.max_support_fraction = max_support_fraction
+        self.init_threshold = init_threshold
+        self.init_gain = init_gain
+        self.weight_init = weight_init
+        self.weight_rate = weight_rate
+        self.n_layers = n_layers
+        self.loss = loss
+        self.alpha = alpha
+        self.continuation_iter = continuation_iter
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_steps_per_stage = max_steps_per_stage
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.validation_interval = validation_interval
+        self.layer_decay = layer_decay
+        self.stage_factors = stage_factors
+        self.plateau_decays = plateau_decays
+        self.threshold_search = threshold_search
+        self.refinement_steps = refinement_steps
+        self.refinement_patience = refinement_patience
+        self.dtype = dtype
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.warm_start = warm_start
 
-    def _build_net(self, A, B, X, device, dtype):
-        step = ista_step(A)
-        theta = self.init_threshold
-        if theta is None:
-            theta = 0.4 * step
-        sizes = support_sizes(
-            A.shape[1], self.n_layers, self.support_fraction, self.max_support_fraction
-        )
-        if self.weight_init == "analytic":
-            weight = analytic_start(A)
-        else:
-            weight = step * A
+    weights_ = net_attribute(lambda net: net.W)
+    thresholds_ = net_attribute(lambda net: net.theta)
+    gain_scales_ = net_attribute(lambda net: torch.abs(net.gain_scale))
+    gain_sharpness_ = net_attribute(lambda net: torch.abs(net.gain_sharpness))
+    overshoot_scales_ = net_attribute(lambda net: net.overshoot)
+
+    def _make_net(self, A, weight, n_selected, theta, dtype, device):
         gain = self.init_gain * theta
-        return GLISTANet(A, weight, self.n_layers, sizes, theta, gain, dtype, device)
-
-    def _export_parameters(self):
-        def export(tensor):
-            return tensor.detach().cpu().double().numpy()
-
-        self.weights_ = export(self.module_.W)
-        self.thresholds_ = export(self.module_.theta)
-        self.gain_scales_ = export(torch.abs(self.module_.gain_scale))
-        self.gain_sharpness_ = export(torch.abs(self.module_.gain_sharpness))
-        self.overshoot_scales_ = export(self.module_.overshoot)
+        return GLISTANet(
+            A, weight, self.n_layers, n_selected, theta, gain, dtype, device
+        )

@@ -6,15 +6,16 @@ LISTA", NeurIPS 2021.
 
 import math
 import numbers
-import sys
 import time
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._alista import analytic_weight, stable_step
-from ._base import UnrolledRegressor
+from ._base import UnrolledRegressor, net_attribute
+from ._engine import KeepBest, Progress, stage_record
+from ._shrinkage import hybrid_threshold
+from ._sklearn_compat import Interval, StrOptions
+from ._starts import analytic_weight, generalized_coherence, stable_step
 from ._unrolled import UnrolledNet
 
 #: most held-out pairs that score a candidate: three numbers need no more, and
@@ -22,46 +23,6 @@ from ._unrolled import UnrolledNet
 _MAX_VALIDATION = 1024
 
 _HYPER_NAMES = ("c1", "c2", "c3")
-
-#: the shared training parameters HyperLISTA uses (it trains by search)
-_TRAINING_NAMES = (
-    "n_layers",
-    "validation_fraction",
-    "dtype",
-    "random_state",
-    "device",
-    "verbose",
-)
-
-
-def generalized_coherence(W, A):
-    """mu(W, A) = max over i != j of |w_i^T a_j| (0 for a single atom)."""
-    G = np.abs(np.asarray(W, dtype=np.float64).T @ np.asarray(A, dtype=np.float64))
-    np.fill_diagonal(G, 0.0)
-    return float(G.max()) if G.size else 0.0
-
-
-def hybrid_threshold(z, theta, n_selected):
-    """Soft thresholding in which each row's ``n_selected`` largest entries pass.
-
-    Row q keeps unchanged the entries among its ``n_selected[q]`` largest in
-    magnitude that also exceed ``theta[q]``, and soft-thresholds the rest at
-    ``theta[q]``. ``theta`` and ``n_selected`` have shape (n_samples, 1).
-    """
-    magnitude = torch.abs(z)
-    above = magnitude > theta
-    shrunk = torch.where(above, z - torch.sign(z) * theta, torch.zeros_like(z))
-    # a row selecting at least as many entries as exceed its threshold keeps all
-    # of those: only the other rows need their n_selected-th largest entry
-    n_above = above.sum(dim=-1, keepdim=True)
-    partial = (n_selected > 0) & (n_selected < n_above)
-    keep = above & (n_selected >= n_above)
-    if bool(partial.any()):
-        k = int(n_selected[partial].max())
-        largest = torch.topk(magnitude, k, dim=-1, sorted=True).values
-        cutoff = largest.gather(-1, (n_selected - 1).clamp(0, k - 1))
-        keep = keep | (above & partial & (magnitude >= cutoff))
-    return torch.where(keep, z, shrunk)
 
 
 class HyperLISTANet(UnrolledNet):
@@ -75,17 +36,15 @@ class HyperLISTANet(UnrolledNet):
     def __init__(
         self, A, W, n_layers, coherence, dtype, device, c=(0.0, 0.0, 0.0), step=1.0
     ):
-        super().__init__(n_layers, A.shape[1])
+        super().__init__(n_layers, A.shape[1], dtype, device)
         self.step = float(step)
-        as_tensor = lambda a: torch.tensor(a, dtype=dtype, device=device)  # noqa: E731
-        self.register_buffer("A", as_tensor(A))
-        self.register_buffer("W", as_tensor(W))
+        self.constant("A", A)
+        self.constant("W", W)
         # A^+ = A^T (A A^T)^+, so entry j of A^+ r is a_j^T (A A^T)^+ r, which is
         # d_j (W^T r)_j with d_j = a_j^T (A A^T)^+ a_j for ALISTA's W: the error
         # estimate reuses the step's own matmul
         A64 = np.asarray(A, dtype=np.float64)
-        scale = np.sum(np.linalg.pinv(A64).T * A64, axis=0)
-        self.register_buffer("pinv_scale", as_tensor(scale))
+        self.constant("pinv_scale", np.sum(np.linalg.pinv(A64).T * A64, axis=0))
         self.coherence = float(coherence)
         self.c1, self.c2, self.c3 = (float(v) for v in c)
 
@@ -143,7 +102,8 @@ class _CoordinateSearch:
     A line search over one coordinate scores a 5-point grid from
     ``value / spread`` to ``value * spread``, then twice halves the step around
     the best point, trying the two midpoints. Scores are the validation NMSE
-    (dB) at the last layer; each distinct candidate is scored once.
+    (dB) at the last layer; each distinct candidate is scored once, and the
+    best one is kept (:class:`~sklearn_l2o._engine.KeepBest`).
     """
 
     def __init__(self, net, validate, record):
@@ -151,13 +111,19 @@ class _CoordinateSearch:
         self.validate = validate
         self.record = record
         self.scores = {}
-        self.best = [net.c1, net.c2, net.c3]
-        self.best_score = self.score(self.best, 1)
+        start = (net.c1, net.c2, net.c3)
+        self.best = KeepBest(
+            self.score(start, 1), save=lambda: self.current, load=self._set
+        )
+
+    def _set(self, c):
+        self.current = c
+        self.net.c1, self.net.c2, self.net.c3 = c
 
     def score(self, c, round_):
         key = tuple(float(v) for v in c)
         if key not in self.scores:
-            self.net.c1, self.net.c2, self.net.c3 = key
+            self._set(key)
             value = self.validate(self.net.n_layers)
             if math.isnan(value):  # diverged
                 value = math.inf
@@ -165,17 +131,17 @@ class _CoordinateSearch:
             self.record.append(
                 dict(zip(_HYPER_NAMES, key), round=round_, val_score=value)
             )
+        self._set(key)
         return self.scores[key]
 
     def _try(self, i, value, round_):
-        candidate = list(self.best)
+        candidate = list(self.best.state)
         candidate[i] = float(value)
         score = self.score(candidate, round_)
-        if score < self.best_score:
-            self.best, self.best_score = candidate, score
+        self.best.offer(score, len(self.scores))
 
     def line(self, i, spread, round_):
-        centre = self.best[i]
+        centre = self.best.state[i]
         if centre <= 0:
             return
         step = math.sqrt(spread)
@@ -183,7 +149,7 @@ class _CoordinateSearch:
             self._try(i, centre * step**power, round_)
         for _ in range(2):
             step = math.sqrt(step)
-            centre = self.best[i]
+            centre = self.best.state[i]
             for power in (-1, 1):
                 self._try(i, centre * step**power, round_)
 
@@ -191,7 +157,7 @@ class _CoordinateSearch:
 class HyperLISTA(UnrolledRegressor):
     """HyperLISTA: an unrolled sparse solver tuned by three hyperparameters.
 
-    Each of the ``n_layers`` layers takes the ALISTA step with momentum,
+    Each of the ``n_layers`` layers takes the ALISTA step with momentum::
 
         z = x^k + gamma W^T (b - A x^k) + beta^k (x^k - x^{k-1}),
         x^{k+1} = eta(z; theta^k, p^k),
@@ -202,7 +168,7 @@ class HyperLISTA(UnrolledRegressor):
     the ``p^k`` largest entries of ``z`` (those above ``theta^k``) pass
     unchanged, the rest are soft-thresholded at ``theta^k``. Nothing is learned
     per layer: for every signal and layer the three quantities are computed
-    from the current iterate,
+    from the current iterate::
 
         theta^k = c1 mu gamma ||A^+ (A x^k - b)||_1,
         beta^k  = c2 mu ||x^k||_0,
@@ -231,9 +197,9 @@ class HyperLISTA(UnrolledRegressor):
         Support-selection factor (entries per unit of log error reduction);
         None searches it.
     step_size : "auto" or float, default="auto"
-        The step gamma. "auto" takes min(1, 2 / lambda_max(W^T A)): 1 for a
-        Gaussian dictionary (where lambda_max is near 2, e.g. 0.93 at
-        250 x 500), less for a coherent one, on which step 1 diverges.
+        The step gamma. "auto" takes min(1, 2 / lambda_max(W^T A)): close to
+        1 for a Gaussian dictionary, less for a coherent one, on which step 1
+        diverges.
     search_rounds : int, default=2
         Rounds of the coordinate-wise search. In each round every searched
         parameter in turn gets a line search on a log scale (8 candidates: a
@@ -273,8 +239,7 @@ class HyperLISTA(UnrolledRegressor):
     weight is a symmetric variant of ALISTA's; this one is ALISTA's closed
     form. The step rule of ``step_size="auto"`` is this package's: with the
     paper's step 1, the coherent dictionary of ``load_coherent_dictionary``
-    (lambda_max(W^T A) = 8.6) diverges, while Gaussian ones lose under 1 dB
-    at 0.93 instead of 1. The threshold scales with the step, as in the
+    diverges. The threshold scales with the step, as in the
     authors' code. The search scores candidates on at most 1,024
     held-out pairs (``validation_fraction`` of the training pairs, capped).
     ``history_`` holds one record per search round (``steps``: the candidates
@@ -297,19 +262,18 @@ class HyperLISTA(UnrolledRegressor):
     []
     """
 
-    _solver_parameters = {
-        "c1": None,
-        "c2": None,
-        "c3": None,
-        "step_size": "auto",
-        "search_rounds": 2,
-    }
-    _training_names = _TRAINING_NAMES
     _parameter_constraints = {
+        "dictionary": ["array-like", None],
         **{
-            name: constraint
-            for name, constraint in UnrolledRegressor._parameter_constraints.items()
-            if name == "dictionary" or name in _TRAINING_NAMES
+            name: UnrolledRegressor._parameter_constraints[name]
+            for name in (
+                "n_layers",
+                "validation_fraction",
+                "dtype",
+                "random_state",
+                "device",
+                "verbose",
+            )
         },
         "c1": [Interval(numbers.Real, 0, None, closed="left"), None],
         "c2": [Interval(numbers.Real, 0, None, closed="left"), None],
@@ -321,16 +285,55 @@ class HyperLISTA(UnrolledRegressor):
         "search_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
-    def _build_net(self, A, B, X, device, dtype):
+    def __init__(
+        self,
+        dictionary=None,
+        *,
+        c1=None,
+        c2=None,
+        c3=None,
+        step_size="auto",
+        search_rounds=2,
+        n_layers=16,
+        validation_fraction=0.1,
+        dtype="float32",
+        random_state=None,
+        device="auto",
+        verbose=0,
+    ):
+        self.dictionary = dictionary
+        self.c1 = c1
+        self.c2 = c2
+        self.c3 = c3
+        self.step_size = step_size
+        self.search_rounds = search_rounds
+        self.n_layers = n_layers
+        self.validation_fraction = validation_fraction
+        self.dtype = dtype
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    c1_ = net_attribute(lambda net: net.c1)
+    c2_ = net_attribute(lambda net: net.c2)
+    c3_ = net_attribute(lambda net: net.c3)
+    coherence_ = net_attribute(lambda net: net.coherence)
+    step_size_ = net_attribute(lambda net: net.step)
+    weight_ = net_attribute(lambda net: net.W)
+
+    def _build_net(self, A, y, device, dtype):
         W = analytic_weight(A)
         coherence = generalized_coherence(W, A)
         step = stable_step(W, A) if self.step_size == "auto" else self.step_size
-        start = _start(X)
+        start = _start(y)
         c = [start[i] if v is None else v for i, v in enumerate(self._given())]
         return HyperLISTANet(A, W, self.n_layers, coherence, dtype, device, c, step)
 
     def _given(self):
         return (self.c1, self.c2, self.c3)
+
+    def _where(self, resume):
+        return " during the search"
 
     def _split(self, n_samples, rng):
         train_idx, val_idx = super()._split(n_samples, rng)
@@ -339,42 +342,53 @@ class HyperLISTA(UnrolledRegressor):
             val_idx = val_idx[keep]
         return train_idx, val_idx
 
-    def _train(self, net, train, validate, generator, warm):
+    def _train(self, net, train, validate, loss, generator, warm):
+        """Search the free constants; the loss and the batches go unused."""
         free = [i for i, v in enumerate(self._given()) if v is None]
         self.search_history_ = []
         if not free:
-            return []
-        search = _CoordinateSearch(net, validate, self.search_history_)
-        history, tried = [], 0
-        for round_ in range(1, self.search_rounds + 1):
-            start = time.perf_counter()
-            for i in free:
-                search.line(i, _SPREADS[i] ** (0.5 ** (round_ - 1)), round_)
-            history.append(
-                {
-                    "layer": net.n_layers,
-                    "stage": "search",
-                    "round": round_,
-                    "steps": len(search.scores) - tried,
-                    "val_score": search.best_score,
-                    "seconds": time.perf_counter() - start,
-                    "graphed": False,
-                }
-            )
-            tried = len(search.scores)
-            if self.verbose:
-                c1, c2, c3 = search.best
-                print(
-                    f"HyperLISTA search round {round_}: c = ({c1:.4g}, {c2:.4g}, "
-                    f"{c3:.4g}), val {search.best_score:.2f} dB",
-                    file=sys.stderr,
+            return [], None
+        rounds = range(1, self.search_rounds + 1)
+        progress = Progress(
+            self.verbose,
+            8 * len(free) * len(rounds),
+            desc="HyperLISTA search",
+            unit="candidate",
+        )
+        history, interrupted, tried = [], False, 0
+        try:
+            search = _CoordinateSearch(net, validate, self.search_history_)
+            for round_ in rounds:
+                start, start_score = time.perf_counter(), search.best.score
+                try:
+                    for i in free:
+                        search.line(i, _SPREADS[i] ** (0.5 ** (round_ - 1)), round_)
+                        progress.advance(8, best=f"{search.best.score:.4g}")
+                except KeyboardInterrupt:
+                    interrupted = True
+                record = stage_record(
+                    phase="search",
+                    stage=f"round {round_}",
+                    layer=net.n_layers,
+                    steps=len(search.scores) - tried,
+                    best_step=search.best.step,
+                    start_score=start_score,
+                    val_score=search.best.score,
+                    seconds=time.perf_counter() - start,
+                    stop="interrupted" if interrupted else "done",
+                    curve=[
+                        [tried + j, r["val_score"]]
+                        for j, r in enumerate(self.search_history_[tried:], 1)
+                    ],
+                    round=round_,
                 )
-        net.c1, net.c2, net.c3 = search.best
-        return history
-
-    def _export_parameters(self):
-        net = self.module_
-        self.c1_, self.c2_, self.c3_ = net.c1, net.c2, net.c3
-        self.coherence_ = net.coherence
-        self.step_size_ = net.step
-        self.weight_ = net.W.detach().cpu().double().numpy()
+                history.append(record)
+                tried = len(search.scores)
+                c = ", ".join(f"{v:.4g}" for v in search.best.state)
+                progress.finished(record, f"round {round_}, c = ({c})")
+                if interrupted:
+                    break
+            search.best.restore()
+        finally:
+            progress.close()
+        return history, (0 if interrupted else None)

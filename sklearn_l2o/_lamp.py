@@ -5,12 +5,12 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import UnrolledRegressor
-from ._torch import soft_threshold
+from ._base import UnrolledRegressor, net_attribute
+from ._shrinkage import bernoulli_gauss_shrink, soft_threshold
+from ._sklearn_compat import Interval, StrOptions
+from ._starts import lipschitz_constant
 from ._unrolled import UnrolledNet
-from ._validation import spectral_norm_sq
 
 
 def amp_step(A):
@@ -19,34 +19,14 @@ def amp_step(A):
     AMP's step of 1 is tuned to i.i.d.-like dictionaries, whose squared
     spectral norm with unit-norm columns is about L_iid = (1 + sqrt(n / m))^2
     (the edge of the Marchenko-Pastur law) for an m x n matrix. A dictionary
-    with a larger norm (a coherent one: the shipped 256 x 512 dictionary has
-    ||A||_2^2 = 48.7 against L_iid = 5.8) makes the untrained iteration blow
-    up by about 30 dB per layer, and layers started there are not brought
-    back by their training stage; scaling the step by L_iid / ||A||_2^2 keeps
-    every untrained layer from growing, and leaves i.i.d. dictionaries alone.
+    with a larger norm (a coherent one) makes the untrained iteration blow
+    up, and layers started there are not brought back by their training
+    stage; scaling the step by L_iid / ||A||_2^2 keeps every untrained layer
+    from growing, and leaves i.i.d. dictionaries alone.
     """
     m, n = A.shape
     iid_norm = (1.0 + math.sqrt(n / m)) ** 2
-    return min(1.0, iid_norm / max(spectral_norm_sq(A), np.finfo(float).tiny))
-
-
-def bernoulli_gauss_shrink(r, noise_var, prior_logit, signal_var):
-    """Posterior mean of x given r = x + N(0, noise_var), and its derivative.
-
-    The prior is Bernoulli-Gaussian: x = 0 with probability 1 - rho and
-    x ~ N(0, signal_var) otherwise, with ``prior_logit = log(rho / (1 - rho))``.
-    Returns ``(E[x | r], dE[x | r] / dr)``, both of r's shape; the derivative
-    gives AMP's Onsager coefficient.
-    """
-    total = signal_var + noise_var
-    # log-odds that the entry is active, given r
-    curvature = signal_var / (noise_var * total)
-    logit = prior_logit + 0.5 * torch.log(noise_var / total) + 0.5 * r * r * curvature
-    active = torch.sigmoid(logit)
-    gain = signal_var / total
-    estimate = active * gain * r
-    slope = gain * (active + active * (1 - active) * r * r * curvature)
-    return estimate, slope
+    return min(1.0, iid_norm / lipschitz_constant(A))
 
 
 class LAMPNet(UnrolledNet):
@@ -57,46 +37,26 @@ class LAMPNet(UnrolledNet):
     slope of the last shrinkage, times n / m).
     """
 
-    layered = ("W", "theta", "scale")
-    # AMP's start for a new layer is poor on coherent dictionaries, where the
-    # trained layer before it is a better one (test NMSE at 16 layers on the
-    # coherent setting, 12,800 pairs, stages of 100 steps: -10.3 dB without,
-    # -12.5 dB with; the stage-wise validation stopped improving at layer 6
-    # without and improved at every layer with)
-    reuse_previous_layer = True
-
     def __init__(
         self, A, n_layers, W, theta, dtype, device, shrinkage="soft", learn_scale=False
     ):
-        super().__init__(n_layers, A.shape[1])
+        super().__init__(n_layers, A.shape[1], dtype, device)
         self.n_features = A.shape[0]
         self.shrinkage = shrinkage
         # the soft threshold's theta scales the threshold; the Bernoulli-Gauss
         # parameters are not thresholds
         self.threshold = "theta" if shrinkage == "soft" else None
-        self.register_buffer("A", torch.tensor(A, dtype=dtype, device=device))
-        W = torch.tensor(W, dtype=dtype, device=device)
-        self.W = torch.nn.Parameter(W.expand(n_layers, -1, -1).clone())
-        theta = torch.as_tensor(theta, dtype=dtype, device=device)
-        self.theta = torch.nn.Parameter(theta.expand(n_layers, *theta.shape).clone())
+        self.constant("A", A)
+        self.per_layer("W", W)
+        self.per_layer("theta", theta)
         # the soft threshold's output gain per layer (1: plain soft
         # thresholding); trained only with learn_scale
-        self.scale = torch.nn.Parameter(
-            torch.ones(n_layers, dtype=dtype, device=device),
-            requires_grad=bool(learn_scale) and shrinkage == "soft",
+        self.per_layer(
+            "scale", 1.0, trainable=bool(learn_scale) and shrinkage == "soft"
         )
         # keeps the estimated noise variance positive once the residual of a
         # noiseless problem has vanished
         self._variance_floor = torch.finfo(dtype).eps ** 2
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if "scale" not in self._parameters:
-            # pickled before the gains existed: plain soft thresholding
-            ones = torch.ones(
-                self.n_layers, dtype=self.theta.dtype, device=self.theta.device
-            )
-            self.scale = torch.nn.Parameter(ones, requires_grad=False)
 
     def initial_state(self, b):
         x = b.new_zeros(b.shape[0], self.n_components)
@@ -138,7 +98,7 @@ class LAMP(UnrolledRegressor):
     """Learned AMP: unrolled approximate message passing with learned matrices.
 
     LAMP runs ``n_layers`` iterations of AMP with soft thresholding (the
-    paper's LAMP-l1, the default),
+    paper's LAMP-l1, the default)::
 
         v^k = b - A x^k + (g_{k-1} ||x^k||_0 / m) v^{k-1},
         x^{k+1} = g_k eta( x^k + W^k v^k ; theta_k ||v^k||_2 / sqrt(m) ),
@@ -156,7 +116,7 @@ class LAMP(UnrolledRegressor):
 
     With ``shrinkage="bg"`` (the paper's LAMP-bg) the soft threshold is
     replaced by the posterior mean of a Bernoulli-Gaussian signal seen through
-    Gaussian noise,
+    Gaussian noise::
 
         x^{k+1} = E[ x | r = x + N(0, s_k ||v^k||^2 / m) ],  r = x^k + W^k v^k,
         x_i = 0 with probability 1 - rho_k, else x_i ~ N(0, sigma_k^2),
@@ -186,10 +146,9 @@ class LAMP(UnrolledRegressor):
         Also learn a gain ``g_k`` per layer on the soft threshold's output,
         ``x^{k+1} = g_k eta(...)``, which multiplies the Onsager coefficient
         by ``g_k`` too, as the authors' code does for LAMP-l1 (starting from
-        1). It undoes part of the soft threshold's shrinkage bias: on the
-        SNR 20 dB 256 x 512 benchmark setting (51,200 pairs, stages capped at
-        300 steps) 16 layers reach -20.2 dB NMSE with it and -17.3 without.
-        With False the gains stay at 1. Ignored by ``shrinkage="bg"``.
+        1). It undoes part of the soft threshold's shrinkage bias, which
+        matters most on noisy data. With False the gains stay at 1. Ignored
+        by ``shrinkage="bg"``.
     {training_parameters}
 
     Attributes
@@ -221,14 +180,14 @@ class LAMP(UnrolledRegressor):
     the survey's benchmark code (T. Chen et al., "Learning to optimize: a
     primer and a benchmark", JMLR 2022). They start at ``A^T``, the matrix of
     AMP itself, so the untrained network is AMP with threshold
-    ``init_threshold`` times the noise level: on a 64 x 128 Gaussian problem
-    its 8 untrained layers reach -16 dB NMSE, where FISTA's 8 iterations reach
-    -6 dB. (The authors' code starts from ``A^T / (1.01 L)``; with theta = 1
-    those untrained layers leave almost every entry at zero, -0.1 dB.) A
+    ``init_threshold`` times the noise level, far more accurate than as many
+    FISTA iterations. (The authors' code starts from ``A^T / (1.01 L)``;
+    with theta = 1 those untrained layers leave almost every entry at
+    zero.) A
     dictionary whose squared spectral norm exceeds that of an i.i.d. one of
     its shape, ``(1 + sqrt(n / m))^2``, starts from ``A^T`` scaled down by the
     ratio instead: AMP's step of 1 diverges there (the shipped coherent
-    dictionary: +31 dB per untrained layer). From the second layer on, a new
+    dictionary). From the second layer on, a new
     layer starts as a copy of the trained layer before it when that validates
     better than AMP's start. The count ``||x^k||_0`` is treated as a constant
     by back-propagation (its gradient is zero almost everywhere).
@@ -265,24 +224,77 @@ class LAMP(UnrolledRegressor):
         "shrinkage": [StrOptions({"soft", "bg"})],
         "learn_scale": ["boolean"],
     }
+    # AMP's start for a new layer is poor on coherent dictionaries, where the
+    # trained layer before it is a better one
+    _reuse_previous_layer = True
 
-    _solver_parameters = {
-        "init_threshold": 1.0,
-        "shrinkage": "soft",
-        "learn_scale": True,
-    }
-    # measured on a 64 x 128 noiseless problem, 8 layers, 4,000 pairs, the
-    # shared budgets: learning rate 5e-4 -> -18.8 dB, 2e-3 -> -20.3,
-    # 5e-3 -> -20.8, 1e-2 -> -20.6; the end-to-end refinement added nothing
-    _training_defaults = {"learning_rate": 5e-3}
+    def __init__(
+        self,
+        dictionary=None,
+        *,
+        init_threshold=1.0,
+        shrinkage="soft",
+        learn_scale=True,
+        n_layers=16,
+        loss="mse",
+        alpha=0.005,
+        continuation_iter=0,
+        learning_rate=5e-3,
+        batch_size=128,
+        max_steps_per_stage=1000,
+        patience=300,
+        validation_fraction=0.1,
+        validation_interval=50,
+        layer_decay=0.3,
+        stage_factors=(1.0, 0.2, 0.02),
+        plateau_decays=0,
+        threshold_search=False,
+        refinement_steps=2000,
+        refinement_patience=500,
+        dtype="float32",
+        random_state=None,
+        device="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        self.dictionary = dictionary
+        self.init_threshold = init_threshold
+        self.shrinkage = shrinkage
+        self.learn_scale = learn_scale
+        self.n_layers = n_layers
+        self.loss = loss
+        self.alpha = alpha
+        self.continuation_iter = continuation_iter
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_steps_per_stage = max_steps_per_stage
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.validation_interval = validation_interval
+        self.layer_decay = layer_decay
+        self.stage_factors = stage_factors
+        self.plateau_decays = plateau_decays
+        self.threshold_search = threshold_search
+        self.refinement_steps = refinement_steps
+        self.refinement_patience = refinement_patience
+        self.dtype = dtype
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.warm_start = warm_start
 
-    def _build_net(self, A, B, X, device, dtype):
+    weights_ = net_attribute(lambda net: net.W)
+    thresholds_ = net_attribute(lambda net: _soft_only(net, net.theta))
+    scales_ = net_attribute(lambda net: _soft_only(net, net.scale))
+    shrinkage_parameters_ = net_attribute(lambda net: _bg_parameters(net))
+
+    def _build_net(self, A, y, device, dtype):
         A = np.asarray(A)
         W = amp_step(A) * A.T
         if self.shrinkage == "soft":
             theta = float(self.init_threshold)
         else:
-            theta = bernoulli_gauss_start(X)
+            theta = bernoulli_gauss_start(y)
         return LAMPNet(
             A,
             self.n_layers,
@@ -294,44 +306,34 @@ class LAMP(UnrolledRegressor):
             learn_scale=self.learn_scale,
         )
 
-    def __setstate__(self, state):
-        # a model pickled before learn_scale existed had gains fixed at 1
-        state.setdefault("learn_scale", False)
-        if "thresholds_" in state and "scales_" not in state:
-            state["scales_"] = np.ones(len(state["thresholds_"]))
-        super().__setstate__(state)
+    def _warm_start_mismatch(self):
+        net = self.module_
+        if net.shrinkage != self.shrinkage:
+            return f"shrinkage (now {self.shrinkage!r})"
+        if net.scale.requires_grad != (
+            bool(self.learn_scale) and self.shrinkage == "soft"
+        ):
+            return f"learn_scale (now {bool(self.learn_scale)})"
+        return None
 
-    def _check_warm_start(self):
-        if self.module_.shrinkage != self.shrinkage:
-            raise ValueError(
-                f"warm_start=True continues the trained net, whose shrinkage is "
-                f"{self.module_.shrinkage!r}, not {self.shrinkage!r}; refit "
-                "with warm_start=False to change it."
-            )
-        learning = self.module_.scale.requires_grad
-        if learning != (bool(self.learn_scale) and self.shrinkage == "soft"):
-            raise ValueError(
-                f"warm_start=True continues the trained net, which was fitted "
-                f"with learn_scale={learning}; refit with warm_start=False to "
-                "change it."
-            )
 
-    def _export_parameters(self):
-        self.weights_ = self.module_.W.detach().cpu().double().numpy()
-        theta = self.module_.theta.detach().cpu().double().numpy()
-        # a refit with the other shrinkage leaves no stale attribute behind
-        for name in ("thresholds_", "scales_", "shrinkage_parameters_"):
-            self.__dict__.pop(name, None)
-        # the net's shrinkage, not the parameter's: set_params after fit does
-        # not change what the net computes
-        if self.module_.shrinkage == "soft":
-            self.thresholds_ = theta
-            self.scales_ = self.module_.scale.detach().cpu().double().numpy()
-        else:
-            rho = 1.0 / (1.0 + np.exp(-theta[:, 0]))
-            self.shrinkage_parameters_ = np.column_stack(
-                [rho, np.exp(theta[:, 1]), np.exp(theta[:, 2])]
-            )
+# the attributes follow the fitted net's shrinkage, not the parameter's:
+# set_params after fit does not change what the net computes
+def _soft_only(net, tensor):
+    if net.shrinkage != "soft":
+        raise AttributeError("fitted with shrinkage='bg'")
+    return tensor
+
+
+def _bg_parameters(net):
+    """(rho, sigma^2, s) per layer from the stored (logit, log, log)."""
+    if net.shrinkage != "bg":
+        raise AttributeError("fitted with shrinkage='soft'")
+    theta = net.theta
+    return torch.stack(
+        [torch.sigmoid(theta[:, 0]), torch.exp(theta[:, 1]), torch.exp(theta[:, 2])],
+        dim=1,
+    )
 
 
 def bernoulli_gauss_start(X):

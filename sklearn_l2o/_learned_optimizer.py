@@ -3,17 +3,18 @@
 import copy
 import numbers
 import time
+import warnings
 
-import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._analytic import METHODS, AnalyticOptimizer
 from ._learned_rules import ARCHITECTURES, learned_rule
 from ._meta_engine import MetaRecipe, meta_train, validation_loss
 from ._optim_base import OptimizerEstimator
+from ._rules import METHODS, analytic_rule
+from ._sklearn_compat import Interval, StrOptions
 from ._torch import make_generator, resolve_dtype
+from ._validation import holdout_split
 
 #: trajectory lengths of the default curriculum, in multiples of train_steps
 #: (Chen et al. 2020 go 100, 200, 500, 1000, ... steps)
@@ -152,9 +153,13 @@ default=None
     family_ : ProblemFamily
         The family used.
     history_ : list of dict
-        One record per episode: episode, stage, train_steps, kind
-        ("objective" or "imitation"), meta_loss, val_loss (None between
-        validations), seconds, diverged.
+        One record per curriculum stage, with the keys every training loop of
+        the package records (``phase`` "meta", ``stage``, ``steps``: its
+        episodes, ``best_step``, ``start_score``, ``val_score``: the best
+        validation meta-loss, ``seconds``, ``stop``, ``curve``: every
+        validation as ``[episode, loss]``), then ``trajectory_length`` and,
+        per episode, ``meta_loss`` (NaN for an episode cut short by a
+        non-finite loss) and ``kind`` ("objective" or "imitation").
     loss_curve_ : list of float
         Meta-loss (mean objective along the trajectory) of every objective
         episode; imitation episodes are in ``history_``.
@@ -239,7 +244,7 @@ default=None
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "curriculum": ["boolean", tuple, list],
-        "imitation": [StrOptions(set(METHODS)), AnalyticOptimizer, None],
+        "imitation": [StrOptions(set(METHODS)), OptimizerEstimator, None],
         "imitation_fraction": [Interval(numbers.Real, 0, 1, closed="both")],
         "random_scaling": [
             StrOptions({"auto"}),
@@ -368,22 +373,11 @@ default=None
         if self.imitation is None:
             return None
         if isinstance(self.imitation, str):
-            teacher = AnalyticOptimizer(
-                method=self.imitation, learning_rate=_TEACHER_LEARNING_RATE
-            )
-        else:
-            teacher = self.imitation
-            teacher._validate_params()
+            return analytic_rule(self.imitation, _TEACHER_LEARNING_RATE)
+        teacher = self.imitation
+        teacher._validate_params()
+        teacher._check_ready()
         return teacher._make_rule(layout, device, dtype)
-
-    def _split(self, n, rng):
-        n_val = int(round(self.validation_fraction * n))
-        if n_val < 1 or n - n_val < 1:
-            # too few instances to hold any out: validate on the training ones
-            index = np.arange(n)
-            return index, index
-        perm = rng.permutation(n)
-        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
     # ----------------------------------------------------------------- fit
     def _learn(self, X, rng):
@@ -412,13 +406,14 @@ default=None
             )
         net = net.to(device=device, dtype=dtype)
         layout = self._layout(device)
-        train_idx, val_idx = self._split(X.shape[0], rng)
+        train_idx, val_idx = holdout_split(X.shape[0], self.validation_fraction, rng)
         to = lambda a: torch.tensor(a, dtype=dtype, device=device)  # noqa: E731
         train_data, val_data = to(X[train_idx]), to(X[val_idx])
         generator = make_generator(rng, device)
         start = time.perf_counter()
+        history, interrupted = [], False
         if recipe.max_episodes > 0:
-            history = meta_train(
+            history, interrupted = meta_train(
                 net,
                 self.family_,
                 layout,
@@ -430,16 +425,24 @@ default=None
                 teacher=self._teacher(layout, device, dtype),
                 verbose=self.verbose,
             )
-        else:
-            history = []
         self.fit_seconds_ = time.perf_counter() - start
         self.module_ = net
         self.history_ = history
-        self.loss_curve_ = [r["meta_loss"] for r in history if r["kind"] == "objective"]
-        self.n_iter_ = len(history)
-        self.curriculum_ = recipe.lengths[
-            : 1 + max([r["stage"] for r in history] or [0])
+        self.loss_curve_ = [
+            loss
+            for record in history
+            for loss, kind in zip(record["meta_loss"], record["kind"])
+            if kind == "objective"
         ]
+        self.n_iter_ = sum(record["steps"] for record in history)
+        self.curriculum_ = recipe.lengths[: max(len(history), 1)]
+        if interrupted:
+            warnings.warn(
+                "Meta-training was interrupted; the LearnedOptimizer keeps the "
+                "best rule found so far.",
+                UserWarning,
+                stacklevel=3,
+            )
         final_length = recipe.validation_length(len(self.curriculum_) - 1)
         self.best_validation_loss_ = validation_loss(
             net,

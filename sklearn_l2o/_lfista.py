@@ -1,40 +1,14 @@
 """LFISTA: unrolled FISTA with learned matrices (Moreau & Bruna, ICLR 2017)."""
 
-import math
 import numbers
 
 import numpy as np
-import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._alista import analytic_start
-from ._base import UnrolledRegressor
-from ._torch import soft_threshold
+from ._base import UnrolledRegressor, net_attribute
+from ._shrinkage import soft_threshold
+from ._sklearn_compat import Interval, StrOptions
+from ._starts import analytic_start, fista_momentum, lipschitz_constant
 from ._unrolled import UnrolledNet
-from ._validation import spectral_norm_sq
-
-
-def fista_momentum(n_iter):
-    """The FISTA extrapolation weights m_0, ..., m_{n_iter - 1}.
-
-    FISTA takes its proximal-gradient step k at y^k = x^k + m_k (x^k - x^{k-1})
-    with t_0 = 1, t_{k+1} = (1 + sqrt(1 + 4 t_k^2)) / 2 and
-    m_k = (t_{k-1} - 1) / t_k, so m_0 = m_1 = 0.
-
-    Parameters
-    ----------
-    n_iter : int
-
-    Returns
-    -------
-    momentum : ndarray of shape (n_iter,)
-    """
-    momentum, t = [0.0], 1.0
-    for _ in range(1, n_iter):
-        t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        momentum.append((t - 1.0) / t_next)
-        t = t_next
-    return np.array(momentum[:n_iter])
 
 
 class LFISTANet(UnrolledNet):
@@ -43,26 +17,18 @@ class LFISTANet(UnrolledNet):
     The state is ``(x^k, x^{k-1})``.
     """
 
-    layered = ("W_b", "W_x", "W_p", "theta")
     threshold = "theta"
 
     def __init__(self, A, weight, n_layers, alpha, dtype, device):
-        super().__init__(n_layers, A.shape[1])
-        lipschitz = spectral_norm_sq(A)
+        super().__init__(n_layers, A.shape[1], dtype, device)
         gradient_step = np.eye(A.shape[1]) - weight.T @ A
         momentum = fista_momentum(n_layers)
-
-        def stacked(matrices):
-            return torch.nn.Parameter(
-                torch.tensor(np.stack(matrices), dtype=dtype, device=device)
-            )
-
-        self.W_b = stacked([weight.T] * n_layers)
-        self.W_x = stacked([(1.0 + m) * gradient_step for m in momentum])
-        self.W_p = stacked([-m * gradient_step for m in momentum])
-        self.theta = torch.nn.Parameter(
-            torch.full((n_layers,), alpha / lipschitz, dtype=dtype, device=device)
+        self.per_layer("W_b", weight.T)
+        self.per_layer(
+            "W_x", [(1.0 + m) * gradient_step for m in momentum], stacked=True
         )
+        self.per_layer("W_p", [-m * gradient_step for m in momentum], stacked=True)
+        self.per_layer("theta", alpha / lipschitz_constant(A))
 
     def initial_state(self, b):
         x = b.new_zeros(b.shape[0], self.n_components)
@@ -81,14 +47,14 @@ class LFISTANet(UnrolledNet):
 class LFISTA(UnrolledRegressor):
     """Learned FISTA: unrolled FISTA whose matrices and thresholds are learned.
 
-    LFISTA runs ``n_layers`` iterations of
+    LFISTA runs ``n_layers`` iterations of::
 
         x^{k+1} = eta( W_b^k b + W_x^k x^k + W_p^k x^{k-1} ; theta_k )
 
     from x^0 = x^{-1} = 0, where every layer has its own matrices ``W_b^k``
     (n_components x n_features), ``W_x^k`` and ``W_p^k`` (n_components x
     n_components) and threshold ``theta_k``, and ``eta`` is soft thresholding.
-    The network starts as FISTA on the LASSO with l1 weight ``init_alpha``:
+    The network starts as FISTA on the LASSO with l1 weight ``init_alpha``::
 
         W_b^k = A^T / L,  W_x^k = (1 + m_k) S,  W_p^k = -m_k S,
         theta_k = init_alpha / L,
@@ -107,17 +73,14 @@ class LFISTA(UnrolledRegressor):
         The l1 weight of the FISTA run the untrained network reproduces; the
         initial thresholds are ``init_alpha / L``. (Not ``alpha``, the l1
         weight of ``loss="lasso"`` and of the continuation, shared by every
-        unrolled solver: before this parameter had its own name, ``alpha``'s
-        0.005 silently replaced 0.4 as LFISTA's start.)
+        unrolled solver.)
     weight_init : {"ista", "analytic"}, default="ista"
         Where the matrices start. "ista": as above, the untrained network is
         FISTA. "analytic": ``A / L`` is replaced by :class:`ALISTA`'s
         analytic weight W times half its starting step ``s``, i.e.
         W_b^k = s W^T / 2 and S = I - s W^T A / 2: FISTA's momentum on a
-        step at which it cannot grow, without support selection. Untrained,
-        on the noiseless 256 x 512 setting, that start reaches -15.6 dB at
-        16 layers against -7.6 dB for FISTA's; trained with the defaults
-        (stages capped at 300 steps) -36.5 dB against -21.3 dB.
+        step at which it cannot grow, without support selection. It starts
+        far more accurate than FISTA and trains to better solvers.
     {training_parameters}
 
     Attributes
@@ -170,38 +133,72 @@ class LFISTA(UnrolledRegressor):
         "weight_init": [StrOptions({"ista", "analytic"})],
     }
 
-    _solver_parameters = {"init_alpha": 0.4, "weight_init": "ista"}
-    # measured on a 64 x 128 noiseless problem, 8 layers, 4,000 pairs, the
-    # shared budgets: learning rate 5e-4 -> -14.0 dB (every stage used its
-    # whole budget), 2e-3 -> -15.1, 1e-2 -> -12.4 (too coarse for the n x n
-    # matrices); the end-to-end refinement added 0.5 dB at 2e-3.
-    # plateau_decays / threshold_search as for the LISTA family: noiseless
-    # 256 x 512, stages capped at 300 / 100, one seed, CPU: -14.1 dB without,
-    # -21.29 with them (benchmarks/results/cpu-2026-11-28, s14_* files)
-    _training_defaults = {
-        "learning_rate": 2e-3,
-        "plateau_decays": 2,
-        "threshold_search": True,
-    }
+    def __init__(
+        self,
+        dictionary=None,
+        *,
+        init_alpha=0.4,
+        weight_init="ista",
+        n_layers=16,
+        loss="mse",
+        alpha=0.005,
+        continuation_iter=0,
+        learning_rate=2e-3,
+        batch_size=128,
+        max_steps_per_stage=1000,
+        patience=300,
+        validation_fraction=0.1,
+        validation_interval=50,
+        layer_decay=0.3,
+        stage_factors=(1.0, 0.2, 0.02),
+        plateau_decays=2,
+        threshold_search=True,
+        refinement_steps=2000,
+        refinement_patience=500,
+        dtype="float32",
+        random_state=None,
+        device="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        self.dictionary = dictionary
+        self.init_alpha = init_alpha
+        self.weight_init = weight_init
+        self.n_layers = n_layers
+        self.loss = loss
+        self.alpha = alpha
+        self.continuation_iter = continuation_iter
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_steps_per_stage = max_steps_per_stage
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.validation_interval = validation_interval
+        self.layer_decay = layer_decay
+        self.stage_factors = stage_factors
+        self.plateau_decays = plateau_decays
+        self.threshold_search = threshold_search
+        self.refinement_steps = refinement_steps
+        self.refinement_patience = refinement_patience
+        self.dtype = dtype
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.warm_start = warm_start
 
-    def _build_net(self, A, B, X, device, dtype):
+    input_weights_ = net_attribute(lambda net: net.W_b)
+    current_weights_ = net_attribute(lambda net: net.W_x)
+    previous_weights_ = net_attribute(lambda net: net.W_p)
+    thresholds_ = net_attribute(lambda net: net.theta)
+
+    def _build_net(self, A, y, device, dtype):
         if self.weight_init == "analytic":
             # half ALISTA's starting step: every eigenvalue of step W^T A is
             # then at most 1, where FISTA's momentum cannot make the
-            # untrained iteration grow (with the whole step it diverged on
-            # the noiseless 256 x 512 setting: +64.9 dB at 16 layers)
+            # untrained iteration grow (with the whole step it diverges)
             weight = 0.5 * analytic_start(A)
         else:
-            weight = A / spectral_norm_sq(A)
+            weight = A / lipschitz_constant(A)
         return LFISTANet(
             A, weight, self.n_layers, float(self.init_alpha), dtype, device
         )
-
-    def _export_parameters(self):
-        def export(param):
-            return param.detach().cpu().double().numpy()
-
-        self.input_weights_ = export(self.module_.W_b)
-        self.current_weights_ = export(self.module_.W_x)
-        self.previous_weights_ = export(self.module_.W_p)
-        self.thresholds_ = export(self.module_.theta)

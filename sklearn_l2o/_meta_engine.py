@@ -33,7 +33,6 @@ Lv et al. (2017):
 
 import copy
 import math
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from ._engine import KeepBest, Progress, stage_record
 from ._learned_rules import learned_rule
 from ._optim_base import no_grad_values, run, value_and_grad
 
@@ -177,24 +177,38 @@ def validation_loss(net, family, layout, data, n_steps, seed, log=False):
     return float(values[1:].mean())
 
 
-class _Progress:
-    def __init__(self, verbose, max_episodes):
-        self.verbose = verbose
-        self.max_episodes = max_episodes
-
-    def update(self, record):
-        validated = record["val_loss"] is not None
-        if not self.verbose or (self.verbose < 2 and not validated):
-            return
-        line = (
-            f"episode {record['episode']:>5}/{self.max_episodes} stage "
-            f"{record['stage']} ({record['train_steps']} steps, {record['kind']}): "
-            f"meta-loss {record['meta_loss']:.4g}"
-        )
-        if validated:
-            line += f", validation {record['val_loss']:.4g}"
-        line += f", {record['seconds']:.1f} s"
-        print(line, file=sys.stderr, flush=True)
+def _episode(rule, problem, recipe, length, teacher, optimizer):
+    """Train on one episode's trajectory; return its mean meta-loss (NaN when
+    it diverged and was cut short)."""
+    x, state = problem.x0, rule.init(problem.x0)
+    teacher_state = teacher.init(x) if teacher is not None else None
+    losses, done = [], 0
+    while done < length:
+        n_steps = min(recipe.unroll_length, length - done)
+        if teacher is not None:
+            loss, x, state, teacher_state = _imitation_truncation(
+                rule,
+                teacher,
+                problem,
+                x,
+                state,
+                teacher_state,
+                n_steps,
+                recipe.checkpointing,
+            )
+        else:
+            loss, x, state = _objective_truncation(
+                rule, problem, x, state, n_steps, recipe.checkpointing, recipe.log_loss
+            )
+        if not torch.isfinite(loss):
+            return math.nan
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        x, state = x.detach(), _detach(state)
+        done += n_steps
+    return sum(losses) / len(losses)
 
 
 def meta_train(
@@ -210,7 +224,8 @@ def meta_train(
     teacher=None,
     verbose=0,
 ):
-    """Meta-train ``net`` in place; return the history (one dict per episode).
+    """Meta-train ``net`` in place; return its history and whether it ran to
+    its end.
 
     Parameters
     ----------
@@ -229,22 +244,31 @@ def meta_train(
     teacher : UpdateRule, optional
         The analytic rule to imitate (needed when imitation_fraction > 0).
     verbose : int
-        1 prints a line per validation, 2 a line per episode (stderr).
+        See :class:`~sklearn_l2o._engine.Progress`.
 
     Returns
     -------
     history : list of dict
-        Per episode: episode, stage, train_steps, kind ("objective" or
-        "imitation"), meta_loss (mean over its truncations), val_loss (None
-        between validations), seconds since the start, diverged.
+        One :func:`~sklearn_l2o._engine.stage_record` per curriculum stage
+        (``steps``: its episodes; ``val_score``: the best validation
+        meta-loss), with per-episode ``meta_loss`` and ``kind`` ("objective"
+        or "imitation") lists and the stage's ``trajectory_length``.
+    interrupted : bool
+        Whether a KeyboardInterrupt stopped training (the best weights seen
+        are restored in any case).
     """
     optimizer = torch.optim.Adam(net.parameters(), lr=recipe.learning_rate)
     rule = learned_rule(net, layout)
     val_seed = int(rng.randint(0, 2**31 - 1))
-    progress = _Progress(verbose, recipe.max_episodes)
     n_train = train_data.shape[0]
     batch_size = min(recipe.batch_size, n_train)
-    start = time.perf_counter()
+    patience = recipe.n_iter_no_change * recipe.validation_interval
+    progress = Progress(
+        verbose,
+        recipe.max_episodes,
+        desc=f"meta-training {type(net).__name__}",
+        unit="episode",
+    )
 
     def validate(stage):
         n_steps = recipe.validation_length(stage)
@@ -252,86 +276,76 @@ def meta_train(
             net, family, layout, val_data, n_steps, val_seed, recipe.log_loss
         )
 
-    stage = 0
-    best_loss = validate(stage)
-    best_weights = copy.deepcopy(net.state_dict())
-    stale, improved = 0, False
-    history, n_diverged = [], 0
-    for episode in range(1, recipe.max_episodes + 1):
-        length = recipe.lengths[stage]
-        imitate = teacher is not None and rng.uniform() < recipe.imitation_fraction
-        rows = torch.randperm(n_train, generator=generator, device=train_data.device)
-        data = train_data[rows[:batch_size]]
-        x0 = family.initial_point(data, generator).to(data.dtype)
-        problem = _TrainingProblem(family, data, x0, recipe, generator)
-        x, state = problem.x0, rule.init(problem.x0)
-        teacher_state = teacher.init(x) if imitate else None
-        losses, diverged, done = [], False, 0
-        while done < length:
-            n_steps = min(recipe.unroll_length, length - done)
-            if imitate:
-                loss, x, state, teacher_state = _imitation_truncation(
-                    rule,
-                    teacher,
-                    problem,
-                    x,
-                    state,
-                    teacher_state,
-                    n_steps,
-                    recipe.checkpointing,
-                )
-            else:
-                loss, x, state = _objective_truncation(
-                    rule,
-                    problem,
-                    x,
-                    state,
-                    n_steps,
-                    recipe.checkpointing,
-                    recipe.log_loss,
-                )
-            if not torch.isfinite(loss):
-                diverged = True
+    def save():
+        return copy.deepcopy(net.state_dict())
+
+    history, episode, n_diverged, interrupted = [], 0, 0, False
+    try:
+        for stage, length in enumerate(recipe.lengths):
+            start, first = time.perf_counter(), episode
+            # the best weights so far, scored at this stage's length
+            best = KeepBest(validate(stage), save, net.load_state_dict)
+            curve, losses, kinds, stop = [(0, best.score)], [], [], "budget"
+            try:
+                while episode < recipe.max_episodes:
+                    episode += 1
+                    imitate = teacher is not None and (
+                        rng.uniform() < recipe.imitation_fraction
+                    )
+                    rows = torch.randperm(
+                        n_train, generator=generator, device=train_data.device
+                    )
+                    data = train_data[rows[:batch_size]]
+                    x0 = family.initial_point(data, generator).to(data.dtype)
+                    problem = _TrainingProblem(family, data, x0, recipe, generator)
+                    loss = _episode(
+                        rule,
+                        problem,
+                        recipe,
+                        length,
+                        teacher if imitate else None,
+                        optimizer,
+                    )
+                    n_diverged += math.isnan(loss)
+                    losses.append(loss)
+                    kinds.append("imitation" if imitate else "objective")
+                    progress.advance(1, stage=stage, meta_loss=f"{loss:.4g}")
+                    done = episode - first
+                    if done % recipe.validation_interval == 0 or (
+                        episode == recipe.max_episodes
+                    ):
+                        score = validate(stage)
+                        curve.append((done, score))
+                        best.offer(score, done)
+                        if best.stale(done, patience):
+                            stop = "patience"
+                            break
+            except KeyboardInterrupt:
+                stop, interrupted = "interrupted", True
+            best.restore()
+            record = stage_record(
+                phase="meta",
+                stage=f"length {length}",
+                layer=None,
+                steps=episode - first,
+                best_step=best.step,
+                start_score=curve[0][1],
+                val_score=best.score,
+                seconds=time.perf_counter() - start,
+                stop=stop,
+                curve=curve,
+                trajectory_length=length,
+                meta_loss=losses,
+                kind=kinds,
+            )
+            history.append(record)
+            progress.finished(record, f"curriculum stage {stage} (length {length})")
+            # the next stage starts only from a stage that improved and stopped
+            # by patience, with episodes left
+            if stop != "patience" or best.step == 0:
                 break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            x, state = x.detach(), _detach(state)
-            done += n_steps
-        n_diverged += diverged
-        record = {
-            "episode": episode,
-            "stage": stage,
-            "train_steps": length,
-            "kind": "imitation" if imitate else "objective",
-            "meta_loss": sum(losses) / len(losses) if losses else math.nan,
-            "val_loss": None,
-            "seconds": 0.0,
-            "diverged": diverged,
-        }
-        stop = False
-        if episode % recipe.validation_interval == 0 or episode == recipe.max_episodes:
-            score = validate(stage)
-            record["val_loss"] = score
-            if score < best_loss:
-                best_loss, stale, improved = score, 0, True
-                best_weights = copy.deepcopy(net.state_dict())
-            else:
-                stale += 1
-            if stale >= recipe.n_iter_no_change:
-                net.load_state_dict(best_weights)
-                if improved and stage + 1 < len(recipe.lengths):
-                    stage += 1
-                    best_loss, stale, improved = validate(stage), 0, False
-                else:
-                    stop = True
-        record["seconds"] = time.perf_counter() - start
-        history.append(record)
-        progress.update(record)
-        if stop:
-            break
-    net.load_state_dict(best_weights)
+    finally:
+        progress.close()
     if n_diverged:
         warnings.warn(
             f"{n_diverged} meta-training episode(s) produced a non-finite "
@@ -340,4 +354,4 @@ def meta_train(
             RuntimeWarning,
             stacklevel=3,
         )
-    return history
+    return history, interrupted

@@ -20,9 +20,7 @@ problem instances (one per row, see :mod:`sklearn_l2o.problems`), with
 ``as_torch_optimizer``.
 """
 
-import copy
 import numbers
-import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -33,10 +31,8 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
-    _fit_context,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     check_array,
     check_is_fitted,
@@ -44,7 +40,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._mixins import ShortReprMixin, TorchPickleMixin
 from ._problems import QuadraticProblems
+from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._torch import resolve_device, resolve_dtype, to_numpy
 
 #: instances run together by transform and friends; instances are independent,
@@ -235,7 +233,11 @@ class RuleOptimizer(torch.optim.Optimizer):
 
 
 class OptimizerEstimator(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    ShortReprMixin,
+    TorchPickleMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Base class of the optimizer estimators (not public).
 
@@ -510,34 +512,6 @@ class OptimizerEstimator(
         self._validate_params()
         self._check_ready()
         return RuleOptimizer(params, self._make_rule)
-
-    # ------------------------------------------------------------- pickling
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        module = state.get("module_")
-        if module is not None:
-            # store CPU tensors so the pickle loads on machines without CUDA
-            state["module_"] = copy.deepcopy(module).to("cpu")
-        if "device_" in state:
-            state["device_"] = str(state["device_"])
-        return state
-
-    def __setstate__(self, state):
-        device = state.get("device_")
-        if device is not None:
-            device = torch.device(device)
-            if device.type == "cuda" and not torch.cuda.is_available():
-                warnings.warn(
-                    "This optimizer was fitted on CUDA, which is not available "
-                    "here; it will run on the CPU.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-                device = torch.device("cpu")
-            if state.get("module_") is not None:
-                state["module_"] = state["module_"].to(device)
-            state["device_"] = device
-        self.__dict__.update(state)
 
     # ----------------------------------------------------------------- tags
     def __sklearn_tags__(self):

@@ -18,8 +18,9 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from ._classic import FISTA
-from ._torch import soft_threshold
-from ._validation import check_dictionary, spectral_norm_sq
+from ._shrinkage import soft_threshold
+from ._starts import lipschitz_constant
+from ._validation import check_dictionary
 
 
 class ProblemFamily:
@@ -191,13 +192,13 @@ class LassoProblems(ProblemFamily):
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            x = solver.fit(data[:1]).predict(data)
+            x = solver.fit(data).predict(data)
         residual = x @ A.T - data
         return 0.5 * np.sum(residual**2, axis=1) + self.alpha * np.abs(x).sum(axis=1)
 
     def lipschitz_constant(self):
         """||A||_2^2, the Lipschitz constant of the squared residual's gradient."""
-        return spectral_norm_sq(check_dictionary(self.dictionary))
+        return lipschitz_constant(check_dictionary(self.dictionary))
 
     def proximal_term(self):
         """The l1 term ``alpha ||x||_1`` (the smooth part: the squared residual)."""

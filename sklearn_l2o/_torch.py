@@ -1,4 +1,4 @@
-"""Small torch helpers shared by every solver: devices, dtypes, thresholds."""
+"""Small torch helpers shared by every estimator: devices, dtypes, tensors."""
 
 import numpy as np
 import torch
@@ -53,33 +53,3 @@ def to_tensor(array, device, dtype):
 
 def to_numpy(tensor):
     return tensor.detach().to("cpu", torch.float64).numpy()
-
-
-def soft_threshold(z, theta):
-    """eta_theta(z) = sign(z) * max(|z| - theta, 0), differentiable in z and theta."""
-    return torch.sign(z) * torch.relu(torch.abs(z) - theta)
-
-
-def support_selection_threshold(z, theta, n_selected):
-    """Soft thresholding in which the ``n_selected`` largest entries of each row
-    (when they also exceed ``theta``) pass through unshrunk.
-
-    The selection mask is a comparison, so no gradient flows through it; the
-    selected entries pass their gradient straight through to ``z``.
-    """
-    shrunk = soft_threshold(z, theta)
-    if n_selected <= 0:
-        return shrunk
-    magnitude = torch.abs(z)
-    kth_largest = torch.topk(magnitude, n_selected, dim=-1, sorted=False).values
-    cutoff = kth_largest.min(dim=-1, keepdim=True).values
-    keep = (magnitude >= cutoff) & (magnitude > theta)
-    return torch.where(keep, z, shrunk)
-
-
-def support_sizes(n_components, n_layers, fraction, max_fraction):
-    """Number of entries passed unshrunk at each layer: min(fraction * k, max) * n."""
-    return [
-        int(min(fraction * (k + 1), max_fraction) * n_components)
-        for k in range(n_layers)
-    ]

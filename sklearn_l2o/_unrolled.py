@@ -3,14 +3,15 @@
 An unrolled solver is a torch module whose forward pass runs ``n_layers``
 iterations of one update. A subclass says three things: what the state is
 before the first layer (:meth:`UnrolledNet.initial_state`), what one layer does
-to it (:meth:`UnrolledNet.layer`), and which of its parameters belong to a
-layer. Per-layer parameters are stacked along a leading axis of length
-``n_layers`` and listed by name in ``layered`` (layer k reads its slice as
-``self.at(name, k)``); every other parameter is shared
-by all layers. That split is all the training engine needs to run the
-stage-wise recipe.
+to it (:meth:`UnrolledNet.layer`), and what it learns. Parameters of one layer
+each are declared with :meth:`UnrolledNet.per_layer`, which stacks them along a
+leading axis of length ``n_layers`` (layer k reads its slice as
+``self.at(name, k)``); parameters declared with :meth:`UnrolledNet.shared` are
+used by every layer. That split is all the training engine needs to run the
+stage-wise schedule.
 """
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -23,31 +24,57 @@ class UnrolledNet(nn.Module):
     entries after it.
     """
 
-    #: names of the parameters stacked per layer (leading axis ``n_layers``)
-    layered = ()
-    #: whether the engine may start a new layer as a copy of the trained one
-    #: before it, when that validates better than the layer's own start
-    reuse_previous_layer = False
-    #: the layered parameter holding each layer's threshold (a positive scale
-    #: that the engine may search over when a layer starts), or None
+    #: the per-layer parameter holding each layer's threshold (a positive scale
+    #: the engine may search over when a layer starts), or None
     threshold = None
-    #: Adam step multipliers by parameter name (1 for any not named): a scalar
-    #: in front of a matrix needs larger steps than the matrix's entries
-    rate_factors = {}
 
-    def __init__(self, n_layers, n_components):
+    def __init__(self, n_layers, n_components, dtype, device):
         super().__init__()
         self.n_layers = n_layers
         self.n_components = n_components
+        # where declared tensors are made; .to() moves them afterwards
+        self._factory = {"dtype": dtype, "device": device}
+        #: names of the parameters stacked per layer, in declaration order
+        self.layered = ()
 
+    # ------------------------------------------------------------ declaring
+    def tensor(self, value):
+        """``value`` as a tensor of the net's dtype, on its device."""
+        return torch.as_tensor(np.asarray(value, dtype=np.float64), **self._factory)
+
+    def per_layer(self, name, value, *, stacked=False, trainable=True):
+        """Declare a parameter with one slice per layer, starting at ``value``.
+
+        ``value`` is every layer's start, or with ``stacked`` an array whose
+        leading axis already runs over the layers.
+        """
+        start = self.tensor(value)
+        if not stacked:
+            start = start.expand(self.n_layers, *start.shape)
+        if start.shape[0] != self.n_layers:
+            raise ValueError(
+                f"{name} has {start.shape[0]} layers; the net has {self.n_layers}."
+            )
+        setattr(self, name, nn.Parameter(start.clone(), requires_grad=trainable))
+        self.layered = self.layered + (name,)
+
+    def shared(self, name, value, *, trainable=True):
+        """Declare a parameter used by every layer, starting at ``value``."""
+        setattr(self, name, nn.Parameter(self.tensor(value), requires_grad=trainable))
+
+    def constant(self, name, value):
+        """Declare a fixed tensor (a buffer: saved and moved, never trained)."""
+        self.register_buffer(name, self.tensor(value))
+
+    # -------------------------------------------------------------- running
     def initial_state(self, b):
         return (b.new_zeros(b.shape[0], self.n_components),)
 
-    def layer(self, k, b, state):
+    def layer(self, k, b, state):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def at(self, name, k):
-        """Layer ``k``'s slice of the stacked parameter ``name``.
+        """Layer ``k``'s slice of the per-layer parameter ``name``.
 
         Inside a forward pass the stacked parameters are split once, so that
         back-propagation assembles each one's gradient in a single tensor
@@ -61,9 +88,6 @@ class UnrolledNet(nn.Module):
 
     _split_cache = None
 
-    def _split(self):
-        return {name: getattr(self, name).unbind(0) for name in self.layered}
-
     def forward(self, b, n_layers=None, n_frozen=0):
         """Estimate after ``n_layers`` layers (all by default).
 
@@ -71,7 +95,7 @@ class UnrolledNet(nn.Module):
         engine uses this when only the newest layer is being trained.
         """
         n_layers = self.n_layers if n_layers is None else n_layers
-        self._split_cache = self._split()
+        self._split_cache = {n: getattr(self, n).unbind(0) for n in self.layered}
         try:
             state = self.initial_state(b)
             with torch.no_grad():

@@ -28,27 +28,38 @@ def check_dictionary(dictionary, name="dictionary"):
     return A
 
 
-def check_widths(B, X, A):
-    """Check that measurements ``B`` and codes ``X`` fit the dictionary ``A``."""
-    if B.shape[1] != A.shape[0]:
+def check_widths(X, Y, A):
+    """Check that measurements ``X`` and codes ``Y`` fit the dictionary ``A``."""
+    if X.shape[1] != A.shape[0]:
         raise ValueError(
-            f"B has {B.shape[1]} features (columns) but the dictionary has "
-            f"{A.shape[0]} rows: each measurement must have n_features = "
-            f"{A.shape[0]} entries."
+            f"The measurements X have {X.shape[1]} features (columns) but the "
+            f"dictionary has {A.shape[0]} rows: each measurement must have "
+            f"n_features = {A.shape[0]} entries."
         )
-    if X is not None and X.shape[1] != A.shape[1]:
+    if Y is not None and Y.shape[1] != A.shape[1]:
         raise ValueError(
-            f"X has {X.shape[1]} columns but the dictionary has {A.shape[1]} "
-            f"atoms: each code must have n_components = {A.shape[1]} entries."
+            f"The codes y have {Y.shape[1]} columns but the dictionary has "
+            f"{A.shape[1]} atoms: each code must have n_components = "
+            f"{A.shape[1]} entries."
         )
 
 
-def estimate_dictionary(B, X):
-    """Least-squares dictionary from (b, x) pairs: argmin_A ||X A^T - B||_F."""
-    At, *_ = np.linalg.lstsq(X, B, rcond=None)
+def estimate_dictionary(X, Y):
+    """Least-squares dictionary from (b, x) pairs, measurements ``X`` and codes
+    ``Y``: argmin_A ||Y A^T - X||_F."""
+    At, *_ = np.linalg.lstsq(Y, X, rcond=None)
     return At.T
 
 
-def spectral_norm_sq(A):
-    """L = ||A||_2^2, the Lipschitz constant of the gradient of 1/2||Ax - b||^2."""
-    return float(np.linalg.norm(A, ord=2) ** 2)
+def holdout_split(n_samples, fraction, rng):
+    """Indices ``(train, validation)``, the validation share ``fraction``.
+
+    With too few samples to hold any out, both are every index: training then
+    validates on its own samples.
+    """
+    n_val = int(round(fraction * n_samples))
+    if n_val < 1 or n_samples - n_val < 1:
+        index = np.arange(n_samples)
+        return index, index
+    perm = rng.permutation(n_samples)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])

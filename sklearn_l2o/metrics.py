@@ -1,13 +1,22 @@
-"""Metrics for sparse recovery and LASSO minimisation."""
+"""Metrics for sparse recovery and LASSO minimisation, and the plots that
+show them (:class:`NMSECurveDisplay`, :class:`TrainingHistoryDisplay`)."""
 
 import numbers
 
 import numpy as np
 from sklearn.metrics import make_scorer
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_consistent_length
 
-__all__ = ["lasso_objective", "nmse_db", "nmse_scorer"]
+from ._display import NMSECurveDisplay, TrainingHistoryDisplay
+from ._sklearn_compat import Interval, StrOptions, validate_params
+
+__all__ = [
+    "NMSECurveDisplay",
+    "TrainingHistoryDisplay",
+    "lasso_objective",
+    "nmse_db",
+    "nmse_scorer",
+]
 
 
 def _as_2d(name, a):

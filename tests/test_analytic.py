@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sklearn_l2o import AnalyticOptimizer
-from sklearn_l2o._analytic import METHODS
+from sklearn_l2o._rules import METHODS
 from sklearn_l2o.problems import LassoProblems, QuadraticProblems
 
 

@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -46,30 +47,50 @@ def test_ista_converges_to_same_solution_as_fista():
 def test_fista_is_faster_than_ista_at_equal_iterations():
     B, X, A = make_sparse_recovery(200, n_components=100, n_features=50, random_state=0)
     kw = dict(dictionary=A, alpha=0.01, max_iter=100, tol=0.0, device="cpu")
+    ista = ISTA(**kw).fit(B)
+    fista = FISTA(**kw).fit(B)
     with pytest.warns(ConvergenceWarning):
-        ista = ISTA(**kw).fit(B)
-    with pytest.warns(ConvergenceWarning):
-        fista = FISTA(**kw).fit(B)
         err_fista = nmse_db(X, fista.predict(B))
     with pytest.warns(ConvergenceWarning):
         err_ista = nmse_db(X, ista.predict(B))
     assert err_fista < err_ista - 3
 
 
-def test_n_iter_and_convergence_warning():
+def test_fit_solves_nothing_and_predict_warns_when_rows_do_not_converge():
     B, _, A = make_sparse_recovery(10, n_components=40, n_features=20, random_state=0)
-    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no solving, so no ConvergenceWarning
         est = FISTA(dictionary=A, alpha=0.1, max_iter=3, device="cpu").fit(B)
-    assert est.n_iter_ == 3
+    assert not hasattr(est, "n_iter_")
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=3 with 10 row\(s\)"):
+        est.predict(B)
     est = FISTA(dictionary=A, alpha=0.1, max_iter=5000, tol=1e-4, device="cpu").fit(B)
-    assert 3 < est.n_iter_ < 5000
+    steps = list(est.staged_predict(B))
+    assert 3 < len(steps) < 5000
+    np.testing.assert_array_equal(steps[-1], est.predict(B))
+
+
+@pytest.mark.parametrize("solver", [ISTA, FISTA])
+def test_each_row_stops_on_its_own(solver):
+    """A row's code does not depend on the other rows of the batch."""
+    B, _, A = make_sparse_recovery(60, n_components=40, n_features=20, random_state=0)
+    est = solver(dictionary=A, alpha=0.05, max_iter=5000, tol=1e-5, device="cpu")
+    together = est.fit(B).predict(B)
+    for i in (0, 7, 31, 59):
+        np.testing.assert_allclose(
+            together[i], est.predict(B[i : i + 1])[0], rtol=0, atol=1e-12
+        )
+    # rows stop at different iterations: one stopping test for the batch
+    # would have moved the early ones on
+    counts = [len(list(est.staged_predict(B[i : i + 1]))) for i in range(20)]
+    assert len(set(counts)) > 1
 
 
 def test_staged_predict_ends_at_predict():
     B, _, A = make_sparse_recovery(10, n_components=40, n_features=20, random_state=0)
     est = ISTA(dictionary=A, alpha=0.1, max_iter=30, tol=0.0, device="cpu")
+    est.fit(B)
     with pytest.warns(ConvergenceWarning):
-        est.fit(B)
         final = est.predict(B)
     stages = list(est.staged_predict(B))
     assert len(stages) == 30
@@ -114,7 +135,7 @@ def test_errors():
         ISTA(dictionary=A).predict(B)
     with pytest.raises(ValueError, match="requires y to be passed"):
         ISTA().fit(B)
-    with pytest.raises(ValueError, match="B has 19 features"):
+    with pytest.raises(ValueError, match="X have 19 features"):
         ISTA(dictionary=A).fit(B[:, :19])
     bad = A.copy()
     bad[:, 3] = 0

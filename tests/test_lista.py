@@ -17,9 +17,8 @@ from sklearn_l2o import (
     LISTASS,
     TiLISTA,
 )
-from sklearn_l2o._alista import analytic_start
-from sklearn_l2o._lista import _INIT_LAMBDA, ista_step
-from sklearn_l2o._torch import support_selection_threshold
+from sklearn_l2o._shrinkage import support_selection_threshold
+from sklearn_l2o._starts import analytic_start, default_threshold, ista_step
 from sklearn_l2o.metrics import nmse_db
 
 SOLVERS = [LISTA, LISTASS, LISTACP, LISTACPSS, TiLISTA]
@@ -42,7 +41,7 @@ FAST = dict(
 def untrained(cls, A, n_layers, **params):
     """The estimator's network as ``fit`` builds it, before any training."""
     model = cls(dictionary=A, n_layers=n_layers, **params)
-    return model._build_net(A, None, None, torch.device("cpu"), torch.float64)
+    return model._build_net(A, None, torch.device("cpu"), torch.float64)
 
 
 def numpy_ista(A, B, n_iter, step, alpha):
@@ -200,7 +199,7 @@ def test_tilista_shares_one_weight(small_problem):
     m, n = A.shape
 
     def count(net):
-        return sum(p.numel() for p in net.parameters())
+        return sum(p.numel() for p in net.parameters() if p.requires_grad)
 
     for n_layers in (2, 8):
         net = untrained(TiLISTA, A, n_layers)
@@ -237,14 +236,14 @@ def test_weight_rate_scales_the_matrix_step(cls, small_problem):
         return np.concatenate(
             [
                 getattr(net, name).detach().double().numpy().ravel()
-                for name in cls._weights
+                for name in cls()._weight_names()
             ]
         )
 
     start = matrices(untrained(cls, A, 2))
     held = cls(dictionary=A, device="cpu", weight_rate=0.0, **params).fit(B, X)
     np.testing.assert_array_equal(matrices(held.module_), start.astype(np.float32))
-    start_theta = _INIT_LAMBDA * ista_step(A)
+    start_theta = default_threshold(A)
     assert np.abs(held.thresholds_ - start_theta).max() > 1e-6  # the rest trains
     moves = {}
     for rate in (1.0, 0.1):
@@ -275,7 +274,7 @@ def test_fitted_attributes_and_pickle(cls, small_problem):
         value = getattr(model, name)
         assert value.shape == shape and value.dtype == np.float64
     assert model.thresholds_.shape == (3,) and np.all(model.thresholds_ > 0)
-    # the exported arrays are the module's trained parameters
+    # the fitted arrays are the module's trained parameters
     np.testing.assert_array_equal(
         model.thresholds_, model.module_.theta.detach().double().numpy()
     )
@@ -328,9 +327,9 @@ def test_float64_training(small_problem):
 def test_bad_input(cls, small_problem):
     B, X, _, _, A = small_problem
     model = cls(dictionary=A, device="cpu", **dict(FAST, n_layers=1))
-    with pytest.raises(ValueError, match="B has 31 features"):
+    with pytest.raises(ValueError, match="measurements X have 31 features"):
         model.fit(B[:100, :31], X[:100])
-    with pytest.raises(ValueError, match="X has 63 columns"):
+    with pytest.raises(ValueError, match="codes y have 63 columns"):
         model.fit(B[:100], X[:100, :63])
     with pytest.raises(ValueError, match="init_threshold"):
         cls(dictionary=A, init_threshold=-1.0).fit(B[:100], X[:100])
@@ -351,22 +350,17 @@ def test_bad_support_fraction(cls, small_problem):
 
 @pytest.mark.parametrize("cls", [LISTACP, LISTACPSS], ids=lambda c: c.__name__)
 def test_learned_step_starts_as_the_plain_layers(cls, small_problem):
-    """gamma_k = 1 at the start: the untrained net is the plain one, and the
-    engine lists gamma as a per-layer parameter with ten times W's rate."""
-    from sklearn_l2o._engine import Recipe, _step_sizes
-
+    """gamma_k = 1 at the start: the untrained net is the plain one; the step
+    trains at ten times the matrices' rate, and is held without the option."""
     _, _, B_test, _, A = small_problem
     plain = untrained(cls, A, 4, learned_step=False)
     stepped = untrained(cls, A, 4, learned_step=True)
-    assert set(stepped.layered) == {"W", "gamma", "theta"}
     b = torch.tensor(B_test[:50])
     with torch.no_grad():
         np.testing.assert_array_equal(stepped(b).numpy(), plain(b).numpy())
-    params, _, sizes = _step_sizes(stepped, "b", 3, Recipe(layer_decay=1.0))
-    rate = {id(p): s for p, s in zip(params, sizes)}
-    assert float(rate[id(stepped.gamma)].max()) == pytest.approx(
-        10 * float(rate[id(stepped.W)].max())
-    )
+    assert stepped.gamma.requires_grad and not plain.gamma.requires_grad
+    factors = cls(weight_rate=0.1)._rate_factors()
+    assert factors == {"W": 0.1, "gamma": 10.0}
 
 
 def test_learned_step_trains_and_exports_the_products(small_problem):
@@ -387,48 +381,17 @@ def test_learned_step_trains_and_exports_the_products(small_problem):
 
 
 @pytest.mark.parametrize("cls", [LISTACP, LISTACPSS], ids=lambda c: c.__name__)
-def test_warm_start_cannot_change_learned_step(cls, small_problem):
-    B, X, B_test, _, A = small_problem
+def test_warm_start_with_another_learned_step_refits(cls, small_problem):
+    B, X, _, _, A = small_problem
     model = cls(
         dictionary=A, device="cpu", learned_step=False, **dict(FAST, n_layers=2)
     )
     model.fit(B[:300], X[:300])
-    before = model.predict(B_test)
     model.set_params(learned_step=True, warm_start=True)
-    with pytest.raises(ValueError, match="learned_step"):
+    with pytest.warns(UserWarning, match="learned_step"):
         model.fit(B[:300], X[:300])
-    np.testing.assert_array_equal(model.predict(B_test), before)
-
-
-@pytest.mark.parametrize("cls", [LISTACP, LISTACPSS], ids=lambda c: c.__name__)
-def test_pickle_from_before_the_learned_step_option_loads(cls, small_problem):
-    B, X, B_test, _, A = small_problem
-    model = cls(
-        dictionary=A, learned_step=False, device="cpu", **dict(FAST, n_layers=2)
-    ).fit(B[:300], X[:300])
-    expected = model.predict(B_test)
-    # what a model pickled before the two parameters existed holds
-    del model.learned_step, model.weight_rate
-    restored = pickle.loads(pickle.dumps(model))
-    params = restored.get_params()
-    assert params["learned_step"] is False and params["weight_rate"] == 1.0
-    np.testing.assert_array_equal(restored.predict(B_test), expected)
-    # and it continues training as it was fitted
-    restored.set_params(warm_start=True, refinement_steps=5).fit(B[:300], X[:300])
-
-
-@pytest.mark.parametrize(
-    "cls", [LISTA, LISTASS, TiLISTA, GLISTA], ids=lambda c: c.__name__
-)
-def test_pickle_from_before_weight_rate_loads(cls, small_problem):
-    B, X, B_test, _, A = small_problem
-    model = cls(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
-    model.fit(B[:300], X[:300])
-    expected = model.predict(B_test)
-    del model.weight_rate  # what a model pickled before the parameter held
-    restored = pickle.loads(pickle.dumps(model))
-    assert restored.get_params()["weight_rate"] == 1.0
-    np.testing.assert_array_equal(restored.predict(B_test), expected)
+    assert model.module_.gamma.requires_grad
+    assert model.history_[0]["phase"] == "layerwise"
 
 
 UNTIED = [LISTA, LISTASS]
@@ -491,7 +454,7 @@ def test_coupled_residual_weight_rate_covers_all_three_matrices(small_problem):
             getattr(held.module_, name).detach().numpy(),
             getattr(start, name).detach().float().numpy(),
         )
-    start_theta = _INIT_LAMBDA * ista_step(A)
+    start_theta = default_threshold(A)
     assert np.abs(held.thresholds_ - start_theta).max() > 1e-6  # the rest trains
     moved = LISTASS(dictionary=A, device="cpu", **params).fit(B, X)
     assert np.abs(moved.module_.D2.detach().numpy()).max() > 0
@@ -507,12 +470,11 @@ def test_parametrization_is_validated_and_kept_by_warm_starts(small_problem):
         device="cpu",
         **dict(FAST, n_layers=2),
     ).fit(B[:300], X[:300])
-    with pytest.raises(ValueError, match="parametrization='coupled_residual'"):
-        model.set_params(warm_start=True, parametrization="plain").fit(B[:300], X[:300])
-    model.set_params(parametrization="coupled_residual", refinement_steps=5)
-    assert model.fit(B[:300], X[:300]).n_iter_ > 0
-    # a model pickled before the parameter existed was trained in plain ones
-    plain = LISTA(dictionary=A, device="cpu", **dict(FAST, n_layers=2))
-    plain.fit(B[:300], X[:300])
-    del plain.parametrization
-    assert pickle.loads(pickle.dumps(plain)).get_params()["parametrization"] == "plain"
+    module = model.module_
+    model.set_params(warm_start=True, refinement_steps=5)
+    model.fit(B[:300], X[:300])
+    assert model.module_ is module  # continued
+    model.set_params(parametrization="plain")
+    with pytest.warns(UserWarning, match="parametrization"):
+        model.fit(B[:300], X[:300])
+    assert "W1" in dict(model.module_.named_parameters())

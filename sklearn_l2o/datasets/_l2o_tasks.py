@@ -18,11 +18,11 @@ import os
 import numpy as np
 from sklearn.datasets import fetch_openml, load_digits
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._nettrain import ConvNetTrainingProblems, MLPTrainingProblems
 from .._problems import LassoProblems
 from .._rastrigin import RastriginProblems
+from .._sklearn_compat import Interval, StrOptions, validate_params
 from .._validation import check_dictionary
 from ._sparse_recovery import make_sparse_recovery
 

@@ -5,8 +5,8 @@ import numbers
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from .._sklearn_compat import Interval, StrOptions, validate_params
 from ._coherent import load_coherent_dictionary
 from ._sparse_recovery import make_sparse_recovery
 
@@ -125,7 +125,7 @@ def load_sparse_recovery(
         With ``B_train`` (n_train, m) and ``X_train`` (n_train, n),
         ``B_test`` (n_test, m) and ``X_test`` (n_test, n), ``dictionary``
         (m, n), ``setting`` (the name), ``snr`` (dB; ``inf`` when noiseless)
-        and ``description`` (a sentence).
+        and ``DESCR``, the setting described (also as ``description``).
     (B_train, X_train, B_test, X_test, dictionary) : tuple
         If ``return_X_y`` is True.
 
@@ -141,6 +141,8 @@ def load_sparse_recovery(
     ((200, 256), (50, 512), (256, 512))
     >>> data.snr
     20.0
+    >>> print(data.DESCR)  # doctest: +ELLIPSIS
+    Sparse recovery, setting 'snr20': ...
     >>> B, X, B_test, X_test, A = load_sparse_recovery(
     ...     "kappa30", n_train=10, n_test=10, return_X_y=True)
     >>> A.shape
@@ -163,6 +165,7 @@ def load_sparse_recovery(
     )
     if return_X_y:
         return B_train, X_train, B_test, X_test, A
+    description = _describe(setting, keywords)
     return Bunch(
         B_train=B_train,
         X_train=X_train,
@@ -171,5 +174,6 @@ def load_sparse_recovery(
         dictionary=A,
         setting=setting,
         snr=math.inf if snr is None else float(snr),
-        description=_describe(setting, keywords),
+        DESCR=description,
+        description=description,
     )

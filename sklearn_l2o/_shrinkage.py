@@ -1,0 +1,82 @@
+"""Shrinkage operators: the non-linearity that ends each unrolled layer.
+
+Every operator acts row by row on a batch ``z`` of shape (n_samples,
+n_components) and is differentiable in ``z`` and in its threshold, so that
+training can move both.
+"""
+
+import torch
+
+
+def soft_threshold(z, theta):
+    """eta_theta(z) = sign(z) * max(|z| - theta, 0), elementwise."""
+    return torch.sign(z) * torch.relu(torch.abs(z) - theta)
+
+
+def support_selection_threshold(z, theta, n_selected):
+    """Soft thresholding in which the ``n_selected`` largest entries of each
+    row (when they also exceed ``theta``) pass through unshrunk.
+
+    The entries trusted to be in the support keep their magnitude, which
+    removes the bias soft thresholding adds to them. The selection mask is a
+    comparison, so no gradient flows through it; the selected entries pass
+    their gradient straight through to ``z``.
+    """
+    shrunk = soft_threshold(z, theta)
+    if n_selected <= 0:
+        return shrunk
+    magnitude = torch.abs(z)
+    kth_largest = torch.topk(magnitude, n_selected, dim=-1, sorted=False).values
+    cutoff = kth_largest.min(dim=-1, keepdim=True).values
+    keep = (magnitude >= cutoff) & (magnitude > theta)
+    return torch.where(keep, z, shrunk)
+
+
+def hybrid_threshold(z, theta, n_selected):
+    """Support selection with a threshold and a count per row.
+
+    Row q keeps unchanged the entries among its ``n_selected[q]`` largest in
+    magnitude that also exceed ``theta[q]``, and soft-thresholds the rest at
+    ``theta[q]``. ``theta`` and ``n_selected`` have shape (n_samples, 1).
+    """
+    magnitude = torch.abs(z)
+    above = magnitude > theta
+    shrunk = torch.where(above, z - torch.sign(z) * theta, torch.zeros_like(z))
+    # a row selecting at least as many entries as exceed its threshold keeps all
+    # of those: only the other rows need their n_selected-th largest entry
+    n_above = above.sum(dim=-1, keepdim=True)
+    partial = (n_selected > 0) & (n_selected < n_above)
+    keep = above & (n_selected >= n_above)
+    if bool(partial.any()):
+        k = int(n_selected[partial].max())
+        largest = torch.topk(magnitude, k, dim=-1, sorted=True).values
+        cutoff = largest.gather(-1, (n_selected - 1).clamp(0, k - 1))
+        keep = keep | (above & partial & (magnitude >= cutoff))
+    return torch.where(keep, z, shrunk)
+
+
+def bernoulli_gauss_shrink(r, noise_var, prior_logit, signal_var):
+    """Posterior mean of x given r = x + N(0, noise_var), and its derivative.
+
+    The prior is Bernoulli-Gaussian: x = 0 with probability 1 - rho and
+    x ~ N(0, signal_var) otherwise, with ``prior_logit = log(rho / (1 - rho))``.
+    Returns ``(E[x | r], dE[x | r] / dr)``, both of r's shape; the derivative
+    gives AMP's Onsager coefficient.
+    """
+    total = signal_var + noise_var
+    # log-odds that the entry is active, given r
+    curvature = signal_var / (noise_var * total)
+    logit = prior_logit + 0.5 * torch.log(noise_var / total) + 0.5 * r * r * curvature
+    active = torch.sigmoid(logit)
+    gain = signal_var / total
+    estimate = active * gain * r
+    slope = gain * (active + active * (1 - active) * r * r * curvature)
+    return estimate, slope
+
+
+def support_sizes(n_components, n_layers, fraction, max_fraction):
+    """Entries passed unshrunk at each layer: min(fraction * k, max) * n."""
+    return [
+        int(min(fraction * (k + 1), max_fraction) * n_components)
+        for k in range(n_layers)
+    ]
