@@ -14,6 +14,7 @@ from ._learned_optimizer import LearnedOptimizer
 from ._lfista import LFISTA
 from ._lista import LISTA, LISTASS
 from ._lista_cp import LISTACP, LISTACPSS
+from ._steplista import StepLISTA
 from ._tilista import TiLISTA
 
 __version__ = "0.1.0"
@@ -33,6 +34,7 @@ __all__ = [
     "LISTACP",
     "LISTACPSS",
     "LISTASS",
+    "StepLISTA",
     "TiLISTA",
     "__version__",
 ]

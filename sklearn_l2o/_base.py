@@ -15,6 +15,7 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -35,8 +36,10 @@ from ._torch import make_generator, resolve_device, resolve_dtype, to_numpy
 from ._validation import (
     check_dictionary,
     check_widths,
+    column_norms,
     estimate_dictionary,
     holdout_split,
+    reject_bool_integers,
 )
 
 _PREDICT_CHUNK = 4096
@@ -215,6 +218,59 @@ def _training_doc(cls):
             lines.append(f"    {name} : {kind}, default={param.default!r}")
             lines.append(text)
     return "\n".join(lines).strip()
+
+
+#: how far (a factor) outside the training measurements' norms, from their
+#: 1st to their 99th percentile, predict warns that the scale is off
+_RANGE_FACTOR = 3.0
+
+#: the magnitudes each training precision carries through a loss (a sum of
+#: squares over a batch) without overflowing, or underflowing to zero
+_LARGEST = {"float32": 1e15, "float64": 1e140}
+_SMALLEST = {"float32": 1e-15, "float64": 1e-140}
+
+
+def _check_training_data(X, Y, dtype):
+    """Reject training data that cannot teach anything, with the reason."""
+    if not np.any(X != 0):
+        raise ValueError("Every measurement in X is zero: there is nothing to learn.")
+    if Y is not None and not np.any(Y != 0):
+        raise ValueError(
+            "Every code in y is zero: NMSE, the validation score, is undefined."
+        )
+    for name, data in (("X", X), ("y", Y)):
+        if data is None:
+            continue
+        largest = np.max(np.abs(data))
+        if not _SMALLEST[dtype] <= largest <= _LARGEST[dtype]:
+            advice = ' or use dtype="float64"' if dtype == "float32" else ""
+            raise ValueError(
+                f"The largest entry of {name} is {largest:.3g}, outside what "
+                f"{dtype} training can square and sum without overflow or "
+                f"underflow ({_SMALLEST[dtype]:.0e} to {_LARGEST[dtype]:.0e}): "
+                f"rescale X and y{advice}."
+            )
+
+
+def _warn_if_nothing_learned(history, silent):
+    """Warn when training did not move the net, or when the net outputs zeros."""
+    if history and all(record["best_step"] == 0 for record in history):
+        warnings.warn(
+            "No training stage improved on its starting point: the fitted net "
+            "is the untrained one. The learning_rate may be far too large or "
+            "too small for this data, or the step budgets too short.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    if silent:
+        warnings.warn(
+            "The fitted net outputs zero for every validation signal: its "
+            "thresholds exceed every entry, so nothing was recovered. The codes "
+            "may be much smaller than the dictionary's scale suggests: rescale "
+            "the data, or set a smaller init_threshold.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
 
 
 #: how much worse (dB) the last layer may validate than the best earlier one
@@ -400,6 +456,7 @@ class UnrolledRegressor(
             also returns it, with the best parameters found so far and a
             warning; ``warm_start=True`` then resumes it.
         """
+        reject_bool_integers(self)
         warm = self._continues()
         lasso = getattr(self, "loss", "mse") == "lasso"
         dtypes = [np.float64, np.float32]
@@ -416,9 +473,12 @@ class UnrolledRegressor(
                 reset=not warm,
                 dtype=dtypes,
             )
+            if sp.issparse(Y):  # sparse codes are natural here: densify them
+                Y = Y.toarray()
             Y = np.asarray(Y, dtype=np.float64)
             y_1d = Y.ndim == 1
             Y = Y.reshape(-1, 1) if y_1d else Y
+        _check_training_data(X, Y, self.dtype)
         if "stage_factors" in self.get_params():
             self._recipe()  # fail on a bad schedule before any work
         device = resolve_device(self.device)
@@ -440,7 +500,11 @@ class UnrolledRegressor(
         Y_train = None if Y is None else to(Y[train_idx])
         Y_val = None if Y is None else to(Y[val_idx])
         if not warm:
-            net = self._build_net(A, None if Y is None else Y[train_idx], device, dtype)
+            # the net works with unit-norm atoms: codes scale by their norms
+            norms = column_norms(A)
+            codes = None if Y is None else Y[train_idx] * norms
+            net = self._build_net(A / norms, codes, device, dtype)
+            net.atom_norms.copy_(torch.as_tensor(norms))
         A_t = to(A)
         alpha = float(getattr(self, "alpha", 0.0))
 
@@ -470,6 +534,7 @@ class UnrolledRegressor(
         self.module_ = net
         self.device_ = device
         self.dictionary_ = A
+        self._measurement_norms = np.percentile(np.linalg.norm(X, axis=1), [1.0, 99.0])
         self.lipschitz_ = lipschitz_constant(A)
         self.n_components_ = A.shape[1]
         self._n_features_out = A.shape[1]
@@ -489,6 +554,10 @@ class UnrolledRegressor(
             self.validation_nmse_db_ = scores
             if resume is None:
                 _warn_if_worse_than_earlier_layers(scores)
+        if resume is None:
+            with torch.no_grad():
+                silent = not bool(torch.any(net(X_val) != 0))
+            _warn_if_nothing_learned(history, silent)
         if resume is not None:
             advice = (
                 " Fit again with warm_start=True to continue where it stopped."
@@ -542,9 +611,32 @@ class UnrolledRegressor(
     def _validated_tensor(self, X):
         check_is_fitted(self, "module_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        self._warn_if_out_of_range(X)
         param = next(self.module_.parameters(), None)
         dtype = param.dtype if param is not None else resolve_dtype(self.dtype)
         return torch.tensor(X, dtype=dtype, device=self.device_)
+
+    def _warn_if_out_of_range(self, X):
+        """Warn when the measurements' scale is far from the training data's.
+
+        The learned thresholds are set for signals of the training data's
+        size: a batch whose measurements are much larger or smaller is solved
+        poorly, and without a warning the result could pass for a good one.
+        """
+        low, high = getattr(self, "_measurement_norms", (0.0, np.inf))
+        norms = np.linalg.norm(X, axis=1)
+        outside = (norms < low / _RANGE_FACTOR) | (norms > high * _RANGE_FACTOR)
+        if norms.size and np.mean(outside) > 0.01:
+            warnings.warn(
+                f"{np.count_nonzero(outside)} of {norms.size} measurements have "
+                f"norms outside {_RANGE_FACTOR:g} times the range of the "
+                f"training measurements' ({low:.3g} to {high:.3g}; "
+                f"median here {np.median(norms):.3g}). The learned thresholds "
+                "are set for signals of the training data's scale: rescale the "
+                "measurements (and the codes back), or fit on data of this scale.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _format(self, x):
         out = to_numpy(x)
@@ -582,9 +674,10 @@ class UnrolledRegressor(
         if n_iter == 0:
             return iter(())
         A = torch.tensor(self.dictionary_, dtype=x.dtype, device=x.device)
-        return proximal_gradient_steps(
+        steps = proximal_gradient_steps(
             A, b, x, float(self.alpha), 1.0 / self.lipschitz_, n_iter
         )
+        return (x for x, _ in steps)
 
     def transform(self, X):
         """Sparse codes of the measurements; the same as :meth:`predict`.

@@ -143,8 +143,15 @@ class _ProximalGradient(
         else:
             A = check_dictionary(self.dictionary)
             check_widths(X, Y, A)
+        lipschitz = lipschitz_constant(A)
+        if not 1e-280 < lipschitz < 1e280:
+            raise ValueError(
+                f"The dictionary's squared spectral norm is {lipschitz:.3g}: the "
+                "step 1 / L of the iterations under- or overflows. Rescale the "
+                "dictionary."
+            )
         self.dictionary_ = A
-        self.lipschitz_ = lipschitz_constant(A)
+        self.lipschitz_ = lipschitz
         self.device_ = resolve_device(self.device)
         self.n_components_ = A.shape[1]
         self._n_features_out = A.shape[1]

@@ -8,6 +8,8 @@ axes, and the matplotlib objects are kept as ``ax_``, ``figure_`` and
 
 import numpy as np
 
+from ._metrics import nmse_db
+
 #: the line styles that, with the 10 colours of the default cycle, give 40
 #: distinguishable curves
 _STYLES = ("-", "--", "-.", ":")
@@ -143,8 +145,6 @@ class NMSECurveDisplay:
         -------
         display : NMSECurveDisplay
         """
-        from .metrics import nmse_db
-
         curves = {
             name: [nmse_db(y_true, estimate, average=average) for estimate in steps]
             for name, steps in staged.items()

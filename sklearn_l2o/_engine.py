@@ -550,6 +550,8 @@ def _run_stage(net, B, X, validate, loss_fn, generator, stage, graphs, progress)
     decays, clock = 0, 0
     runner = None
     n_train = B.shape[0]
+    # a batch larger than the training set would only repeat it
+    batch_size = min(recipe.batch_size, n_train)
     try:
         start_score = validate(depth)
         if stage.name == "a" and stage.phase == "layerwise":
@@ -572,7 +574,7 @@ def _run_stage(net, B, X, validate, loss_fn, generator, stage, graphs, progress)
             chunk = min(recipe.validation_interval, recipe.max_steps - steps)
             idx = torch.randint(
                 n_train,
-                (chunk, recipe.batch_size),
+                (chunk, batch_size),
                 generator=generator,
                 device=B.device,
             )

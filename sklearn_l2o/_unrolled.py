@@ -9,6 +9,11 @@ leading axis of length ``n_layers`` (layer k reads its slice as
 ``self.at(name, k)``); parameters declared with :meth:`UnrolledNet.shared` are
 used by every layer. That split is all the training engine needs to run the
 stage-wise schedule.
+
+A net works with the dictionary's atoms scaled to unit norm, whatever their
+scale in the user's dictionary: its state holds codes in those units, and the
+estimate it returns is divided by the atoms' norms (``atom_norms``, ones
+until the estimator sets them), back in the user's units.
 """
 
 import numpy as np
@@ -36,6 +41,7 @@ class UnrolledNet(nn.Module):
         self._factory = {"dtype": dtype, "device": device}
         #: names of the parameters stacked per layer, in declaration order
         self.layered = ()
+        self.constant("atom_norms", np.ones(n_components))
 
     # ------------------------------------------------------------ declaring
     def tensor(self, value):
@@ -105,7 +111,7 @@ class UnrolledNet(nn.Module):
                 state = self.layer(k, b, state)
         finally:
             self._split_cache = None
-        return state[0]
+        return state[0] / self.atom_norms
 
     def iterates(self, b, n_layers=None):
         """Yield the estimate after each layer."""
@@ -113,7 +119,7 @@ class UnrolledNet(nn.Module):
         state = self.initial_state(b)
         for k in range(n_layers):
             state = self.layer(k, b, state)
-            yield state[0]
+            yield state[0] / self.atom_norms
 
     def parameter_groups(self):
         """``(name, parameter, is_layered)`` for every trainable parameter."""

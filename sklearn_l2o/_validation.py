@@ -1,10 +1,24 @@
 """Input checks shared by the estimators and the dataset makers."""
 
+import numbers
+
 import numpy as np
+
+
+def column_norms(A):
+    """The l2 norm of every column, without under- or overflow: each column
+    is scaled by its largest entry before it is squared."""
+    peak = np.max(np.abs(A), axis=0)
+    safe = np.where(peak > 0, peak, 1.0)
+    return peak * np.linalg.norm(A / safe, axis=0)
 
 
 def check_dictionary(dictionary, name="dictionary"):
     """Return ``dictionary`` as a finite float64 2-D array with no zero column."""
+    if np.iscomplexobj(dictionary):
+        raise ValueError(
+            f"{name} is complex; the solvers work on real dictionaries and signals."
+        )
     try:
         A = np.asarray(dictionary, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -18,7 +32,12 @@ def check_dictionary(dictionary, name="dictionary"):
         raise ValueError(f"{name} is empty: got shape {A.shape}.")
     if not np.all(np.isfinite(A)):
         raise ValueError(f"{name} contains NaN or infinity.")
-    norms = np.linalg.norm(A, axis=0)
+    norms = column_norms(A)
+    if not np.all(np.isfinite(norms)):
+        raise ValueError(
+            f"{name} has columns whose norm overflows float64 (entries up to "
+            f"{np.max(np.abs(A)):.3g}); rescale it."
+        )
     zero = np.flatnonzero(norms == 0)
     if zero.size:
         raise ValueError(
@@ -63,3 +82,20 @@ def holdout_split(n_samples, fraction, rng):
         return index, index
     perm = rng.permutation(n_samples)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def reject_bool_integers(estimator):
+    """Raise if an integer parameter was given a bool (which Python counts as an
+    integer, so that ``n_layers=True`` would pass as 1)."""
+    for name, constraints in estimator._parameter_constraints.items():
+        value = getattr(estimator, name, None)
+        if not isinstance(value, bool | np.bool_):
+            continue
+        integral = [
+            c for c in constraints if getattr(c, "type", None) is numbers.Integral
+        ]
+        if integral and "boolean" not in constraints:
+            raise ValueError(
+                f"The {name!r} parameter of {type(estimator).__name__} must be an "
+                f"int; got the bool {value!r}."
+            )

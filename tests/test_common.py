@@ -242,3 +242,15 @@ def test_estimated_dictionary_and_float64(solver, small_problem):
     np.testing.assert_allclose(model.dictionary_, A, atol=1e-8)
     assert next(model.module_.parameters()).dtype == torch.float64
     assert nmse_db(X_test, model.predict(B_test)) < -3
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_fit_follows_scikit_learns_argument_names(estimator):
+    """``fit(X, y)``: with other names scikit-learn would route the first
+    argument as metadata and generate ``set_fit_request``."""
+    import inspect
+
+    names = list(inspect.signature(type(estimator).fit).parameters)
+    assert names[:3] == ["self", "X", "y"]
+    assert not hasattr(estimator, "set_fit_request")
+    assert not hasattr(estimator, "set_predict_request")

@@ -150,9 +150,13 @@ def test_fitted_attributes(searched, small_problem):
         generalized_coherence(analytic_weight(A), A), rel=1e-12
     )
     np.testing.assert_allclose(model.weight_, analytic_weight(A), rtol=1e-5)
-    # every scored candidate is recorded once, and the kept one is the best
+    # every scored candidate is recorded once (the start, then at most 8 per
+    # line search, 3 constants, 2 rounds), and the kept one is the best
     history = model.search_history_
-    assert len(history) == model.n_iter_
+    assert 10 < len(history) <= 1 + 8 * 3 * 2
+    assert [r["steps"] for r in model.history_] == [
+        sum(r["round"] == k for r in history) for k in (1, 2)
+    ]
     keys = [(r["c1"], r["c2"], r["c3"]) for r in history]
     assert len(set(keys)) == len(keys)
     best = min(history, key=lambda r: r["val_score"])

@@ -85,7 +85,7 @@ def test_continuation_runs_fista_from_the_last_layer(lasso_problem):
             1.0 / model.lipschitz_,
             20,
         )
-    )[-1]
+    )[-1][0]
     np.testing.assert_allclose(stages[-1], expected.double().numpy(), atol=1e-5)
     assert relative_loss(A, B_test, stages[-1], f_star) < relative_loss(
         A, B_test, base, f_star

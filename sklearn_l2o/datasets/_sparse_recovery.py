@@ -9,6 +9,14 @@ from .._sklearn_compat import Interval, validate_params
 from .._validation import check_dictionary
 
 
+@validate_params(
+    {
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_gaussian_dictionary(n_features, n_components, random_state=None):
     """Gaussian dictionary with unit-norm columns: A_ij ~ N(0, 1/m), normalised.
 
@@ -121,7 +129,8 @@ def _add_noise(clean, snr, rng):
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
         "sparsity": [Interval(numbers.Real, 0, 1, closed="right")],
-        "snr": [Interval(numbers.Real, None, None, closed="both"), None],
+        # -inf would be noise of infinite power: rejected, as NaN is
+        "snr": [Interval(numbers.Real, -np.inf, np.inf, closed="right"), None],
         "dictionary": ["array-like", None],
         "random_state": ["random_state"],
         "condition_number": [Interval(numbers.Real, 1, None, closed="left"), None],
