@@ -480,11 +480,12 @@ def _title(setting, ctx, snr):
 LAYER_COLUMNS = (1, 2, 4, 8, 16)
 LEGEND = (
     "@k: NMSE in dB (ratio of sums over the test set) after k layers or "
-    "iterations; final: of the last estimate (all a method with one estimate, "
-    "such as Lasso, has); per-sample: the last estimate's mean per-sample NMSE "
-    "in dB (the survey's definition); layers/iters: layers of an unrolled "
-    "solver, iterations of ISTA / FISTA; fit s: training seconds; predict s: "
-    "seconds to predict the test set; device: where it ran"
+    "iterations; final: NMSE of the last estimate (the only value of a method "
+    "with a single estimate, such as Lasso); per-sample: the last estimate's "
+    "mean per-sample NMSE in dB (the survey's definition); layers/iters: "
+    "layers of an unrolled solver, iterations of ISTA / FISTA; fit s: "
+    "training seconds; predict s: seconds to predict the test set; device: "
+    "where it ran"
 )
 
 
