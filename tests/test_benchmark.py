@@ -497,16 +497,18 @@ def test_progress_prints_an_estimate_then_each_method(tmp_path, capsys):
 
     registry = _sparse.method_registry()
     registry["Slow"] = Method(registry["ISTA"].run, estimate=lambda ctx: 90.0)
+    registry["Quick"] = Method(registry["FISTA"].run, estimate=lambda ctx: 30.0)
     registry["Free"] = Method(registry["FISTA"].run)  # not estimated
-    args = _quick_args(tmp_path, "Slow", "Free", "ALISTA")
+    args = _quick_args(tmp_path, "Slow", "Free", "Quick")
     # a quick run estimates nothing (it would take as long as the run): probe
     _sparse.run(args, registry=registry, progress=Progress(probe=True))
     err = capsys.readouterr().err
     first, shares = err.splitlines()[:2]
-    assert first.startswith("time estimate: at most 2 min")  # 90 s + ALISTA's
-    assert "Slow 2 min" in shares and "ALISTA" in shares
+    assert first.startswith("time estimate: at most 2 min in all")  # 90 + 30 s
+    assert shares.split() == ["Slow", "2", "min,", "Quick", "30", "s"]
     assert "not estimated: Free" in err
-    assert "method 1/3: Slow" in err and "method 3/3: ALISTA" in err
+    assert "method 1/3: Slow" in err and "method 3/3: Quick" in err
+    assert "at most 2 min left" in err  # before the first method
     assert err.index("time estimate") < err.index("method 1/3")
 
 

@@ -32,8 +32,13 @@ from ..datasets import (
     make_rastrigin_problems,
 )
 from ..metrics import lasso_objective
-from ._report import Table, curve_columns, machine_description, plot_curves
-from ._report import write_results as _write_results
+from ._report import (
+    Table,
+    curve_columns,
+    machine_description,
+    plot_curves,
+    write_results,
+)
 from ._runner import Method, Progress, check_methods, layer_steps, run_methods
 
 ARCHITECTURES = ("lstm", "rnnprop", "hierarchical")
@@ -279,7 +284,7 @@ def _problem_runner(args, progress, name, methods, registry, ctx, table, payload
 
     def save(results):
         payload["methods"] = dict(results)
-        _write_results(args.output, payload, name=f"results_{name}.json")
+        write_results(args.output, payload, name=f"results_{name}.json")
 
     payload["machine"] = machine_description(payload["device"])
     return run_methods(name, methods, registry, ctx, table, save, progress)
@@ -656,7 +661,7 @@ def run_lasso(args, registry=None, progress=None):
         notes = _fista_notes(payload["methods"], n_steps)
         if notes:
             print("\n".join(notes))
-            _write_results(args.output, payload, name=f"results_{name}.json")
+            write_results(args.output, payload, name=f"results_{name}.json")
         print(f"wrote {os.path.join(args.output, f'results_{name}.json')}")
         payloads[name] = payload
     return payloads
@@ -1098,7 +1103,7 @@ def run_training(args, registry=None, progress=None):
         for task in tasks:
             name = f"training_{task}"
             payloads[name]["methods"] = {m: r[task] for m, r in results.items()}
-            _write_results(args.output, payloads[name], name=f"results_{name}.json")
+            write_results(args.output, payloads[name], name=f"results_{name}.json")
 
     longest = max(ctx.steps.values())
     table = _curve_table(
