@@ -503,10 +503,17 @@ def test_progress_prints_an_estimate_then_each_method(tmp_path, capsys):
     # a quick run estimates nothing (it would take as long as the run): probe
     _sparse.run(args, registry=registry, progress=Progress(probe=True))
     err = capsys.readouterr().err
-    first, shares = err.splitlines()[:2]
-    assert first.startswith("time estimate: at most 2 min in all")  # 90 + 30 s
-    assert shares.split() == ["Slow", "2", "min,", "Quick", "30", "s"]
-    assert "not estimated: Free" in err
+    lines = err.splitlines()
+    assert lines[0].startswith("time estimate: timing a few training steps")
+    # each estimate as it is made, then the total
+    assert lines[1:4] == [
+        "  canonical: Slow: 2 min",
+        "  canonical: Free: not estimated",
+        "  canonical: Quick: 30 s",
+    ]
+    assert lines[4].startswith(
+        "time estimate: at most 2 min in all, plus Free (not estimated)"
+    )
     assert "method 1/3: Slow" in err and "method 3/3: Quick" in err
     assert "at most 2 min left" in err  # before the first method
     assert err.index("time estimate") < err.index("method 1/3")
@@ -595,8 +602,8 @@ def test_every_task_estimates_its_methods(task, methods, tmp_path, capsys):
     run(args, progress=Progress(probe=True))
     err = capsys.readouterr().err
     assert "time estimate: at most" in err and "not estimated" not in err
-    shares = err.splitlines()[1]
-    assert all(f"{m} " in shares for m in methods)
+    for method in methods:
+        assert re.search(rf"^  \S+: {method}: (\d+ (s|min)|under 1 s)$", err, re.M)
     assert f"method {len(methods)}/{len(methods)}: {methods[-1]}" in err
 
 

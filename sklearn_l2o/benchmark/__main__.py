@@ -191,7 +191,7 @@ def main(argv=None, registry=None):
         return args.run(args, registry=registry)
     except KeyboardInterrupt:
         print(
-            f"\ninterrupted: the results of the methods that finished are in "
+            f"\ninterrupted: the results of any method that finished are in "
             f"{args.output}",
             file=sys.stderr,
             flush=True,

@@ -76,39 +76,33 @@ class Progress:
 
     def estimate(self, problem, methods, registry, ctx):
         """Estimate every method of one problem (this runs a few real steps
-        of each trained method)."""
+        of each trained method), printing each estimate as it is made."""
         if not self.probe:
             return
+        if not self.estimates:
+            self._print(
+                "time estimate: timing a few training steps of each method "
+                "(an upper bound: it assumes that every training stage runs to "
+                "its step limit, but stages that stop improving end early)"
+            )
         for name in methods:
             entry = registry[name]
             seconds = None if entry.estimate is None else entry.estimate(ctx)
             self.estimates[(problem, name)] = seconds
+            what = "not estimated" if seconds is None else format_duration(seconds)
+            self._print(f"  {problem}: {name}: {what}")
 
     def announce(self):
-        """Print the total estimate and each method's share."""
+        """Print the total estimate (after :meth:`estimate`)."""
         if not self.probe:
             self._print("time estimate: none for a quick run")
             return
-        problems = {problem for problem, _ in self.estimates}
-        parts, missing, total = [], [], 0.0
-        for (problem, name), seconds in self.estimates.items():
-            label = name if len(problems) == 1 else f"{name} ({problem})"
-            if seconds is None:
-                missing.append(label)
-            else:
-                total += seconds
-                parts.append(f"{label} {format_duration(seconds)}")
-        self._print(
-            f"time estimate: at most {format_duration(total)} in all, an upper "
-            "bound from a few training steps of each trained method timed just "
-            f"now ({format_duration(self.elapsed())}); it assumes that every "
-            "training stage runs to its step limit, but stages that stop "
-            "improving end early"
-        )
-        if parts:
-            self._print("  " + ", ".join(parts))
+        total = sum(s for s in self.estimates.values() if s is not None)
+        missing = [name for (_, name), s in self.estimates.items() if s is None]
+        line = f"time estimate: at most {format_duration(total)} in all"
         if missing:
-            self._print("  not estimated: " + ", ".join(missing))
+            line += f", plus {', '.join(dict.fromkeys(missing))} (not estimated)"
+        self._print(line + f"; the estimate took {format_duration(self.elapsed())}")
 
     def elapsed(self):
         return time.perf_counter() - self.start

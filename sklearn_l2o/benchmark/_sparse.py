@@ -215,14 +215,19 @@ def _classic(cls):
         }
 
     def estimate(ctx):
-        # two lengths: what the iterations cost apart from the fixed part
+        # two lengths, on at most _PROBE_TEST signals: what the iterations
+        # cost apart from the fixed part
+        probe = replace(
+            ctx, B_test=ctx.B_test[:_PROBE_TEST], X_test=ctx.X_test[:_PROBE_TEST]
+        )
         short = min(ctx.classic_iters, _PROBE_ITERS)
-        once, _ = _timed(lambda: run(replace(ctx, classic_iters=short)))
-        if short == ctx.classic_iters:
-            return once
-        twice, _ = _timed(lambda: run(replace(ctx, classic_iters=2 * short)))
+        once, _ = _timed(lambda: run(replace(probe, classic_iters=short)))
+        twice = once
+        if short < ctx.classic_iters:
+            twice, _ = _timed(lambda: run(replace(probe, classic_iters=2 * short)))
         per_iteration = max(twice - once, 0.1 * twice) / short
-        return once + per_iteration * (ctx.classic_iters - short)
+        seconds = once + per_iteration * (ctx.classic_iters - short)
+        return seconds * len(ctx.B_test) / len(probe.B_test)
 
     return Method(run, estimate, curve_length=lambda ctx: ctx.classic_iters)
 
