@@ -1,5 +1,6 @@
 import json
 import math
+import re
 import subprocess
 import sys
 import time
@@ -8,13 +9,36 @@ import numpy as np
 import pytest
 
 from sklearn_l2o.benchmark.__main__ import main
+from sklearn_l2o.benchmark._runner import Method, Progress
 from sklearn_l2o.metrics import nmse_db
+
+QUICK = ["--quick", "--device", "cpu"]
+
+
+def _table(out, first="method"):
+    """The rows of the first table printed under a header that starts with
+    ``first``: {row name: {column: cell}}, columns cut where the dashed line
+    under the header says (progress lines are on stderr)."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(first))
+    spans = [m.span() for m in re.finditer("-+", lines[start + 1])]
+    titles = [lines[start][a:b].strip() for a, b in spans]
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.strip() or line.startswith(("@", "R_f@", "loss@")):
+            break
+        cells = [line[a:b].strip() for a, b in spans]
+        rows[cells[0]] = dict(zip(titles, cells))
+    return rows
 
 
 def test_quick_run_writes_results_and_plot(tmp_path, capsys):
     payload = main(["--quick", "--device", "cpu", "--output", str(tmp_path)])
     out = capsys.readouterr().out
     assert "ALISTA" in out and "FISTA" in out and "predict s" in out
+    rows = _table(out)
+    assert rows["ALISTA"]["layers/iters"] == "4"
+    assert rows["FISTA"]["layers/iters"] == "50"
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["methods"].keys() == {"ISTA", "FISTA", "Lasso", "ALISTA"}
     for res in saved["methods"].values():
@@ -96,7 +120,57 @@ def test_command_line_help():
         text=True,
         check=True,
     )
-    assert "--setting" in done.stdout and "--quick" in done.stdout
+    for task in ("sparse", "lasso", "rastrigin", "training"):
+        assert task in done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "sklearn_l2o.benchmark", "lasso", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # lasso's own options and methods, none of another task's
+    assert "--instances" in done.stdout and "--size" in done.stdout
+    assert "L2O-proximal" in done.stdout and "RMSProp" in done.stdout
+    for other in (
+        "--setting",
+        "--cap-steps",
+        "--weight-init",
+        "--dim",
+        "ALISTA-search",
+    ):
+        assert other not in done.stdout
+
+
+@pytest.mark.parametrize(
+    "task, own, listed, foreign",
+    [
+        (
+            "sparse",
+            ["--setting", "--cap-steps", "--weight-init", "--quick"],
+            ["canonical", "figure5", "snr20", "large", "Lasso", "LAMP-bg", "GLISTA"],
+            ["--instances", "--dim", "--n-steps", "L2O-lstm"],
+        ),
+        ("rastrigin", ["--dim", "--n-steps"], ["L2O-hierarchical", "NAG"], ["--size"]),
+        ("training", ["--n-steps"], ["SGD", "L2O-rnnprop", "mlp_relu"], ["--dim"]),
+    ],
+)
+def test_task_help_shows_its_own_options_and_names(task, own, listed, foreign, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([task, "--help"])
+    assert stop.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # undo the help's wrapping
+    for name in own + listed:
+        assert name in text, name
+    for name in foreign:
+        assert name not in text, name
+
+
+def test_options_without_a_task_run_the_sparse_task(tmp_path):
+    # what worked before the tasks became subcommands still does
+    payload = main(QUICK + ["--methods", "FISTA", "--output", str(tmp_path)])
+    assert payload["task"] == "sparse_recovery"
+    with pytest.raises(SystemExit):
+        main(["lasso", "--setting", "canonical", "--output", str(tmp_path)])
 
 
 @pytest.mark.parametrize("task", ["lasso", "rastrigin", "training"])
@@ -133,9 +207,9 @@ def test_lasso_passes_per_architecture_options_and_records_them(tmp_path, monkey
     built = {}
     real = _l2o._learned
 
-    def spy(family, architecture, options, device, seed):
+    def spy(family, architecture, options, device, seed, ctx=None):
         built[architecture] = dict(options)
-        return real(family, architecture, options, device, seed)
+        return real(family, architecture, options, device, seed, ctx)
 
     quick = dict(
         _l2o.LASSO_QUICK, per_architecture={"hierarchical": {"train_steps": 7}}
@@ -194,25 +268,28 @@ def test_lasso_instances_as_in_the_survey_code(tmp_path):
     assert uniform[15] > 3 * sparse["lasso_5x10"]["methods"]["FISTA"]["curve"][15]
 
 
-def test_lasso_plot_is_log_log_and_the_others_linear(tmp_path, monkeypatch):
-    # the survey's Figure 6 (LASSO) has a log y axis; R_f spans ten decades
+def test_plots_log_log_for_lasso_and_readable_titles(tmp_path, monkeypatch):
+    # the survey's Figure 6 (LASSO) has a log y axis; R_f spans ten decades.
+    # Titles name the problem and its size in words
     from sklearn_l2o.benchmark import _l2o
 
-    scales = {}
+    scales, titles = {}, {}
     real = _l2o.plot_curves
 
     def spy(output, curves, title, filename, **labels):
-        scales[filename] = labels["yscale"]
+        scales[filename], titles[filename] = labels["yscale"], title
         return real(output, curves, title, filename=filename, **labels)
 
     monkeypatch.setattr(_l2o, "plot_curves", spy)
-    for task in ("lasso", "rastrigin"):
-        main(
-            [task, "--quick", "--methods", "FISTA" if task == "lasso" else "Adam"]
-            + ["--device", "cpu", "--output", str(tmp_path)]
-        )
+    methods = {"lasso": "FISTA", "rastrigin": "Adam", "training": "SGD"}
+    for task, method in methods.items():
+        main([task, *QUICK, "--methods", method, "--output", str(tmp_path)])
     assert scales["lasso_5x10.png"] == "log"
-    assert {scales[k] for k in scales if k.startswith("rastrigin")} == {"linear"}
+    assert {scales[k] for k in scales if not k.startswith("lasso")} == {"linear"}
+    assert titles["lasso_5x10.png"] == "LASSO 5 x 10, b = A x from sparse codes"
+    assert titles["rastrigin_n2.png"] == "Rastrigin, 2 variables"
+    assert titles["training_mlp_relu.png"].startswith("MLP (ReLU) training, 64-20-10")
+    assert titles["training_convnet.png"].startswith("ConvNet training")
 
 
 @pytest.mark.parametrize("snr", [None, float("inf")])
@@ -262,6 +339,7 @@ def test_cpu_meter_counts_a_second_block_reusing_freed_heap_memory():
     assert peaks[1] > 0.6 * peaks[0]
 
 
+@pytest.mark.slow  # every solver trains: about 20 s on one idle core
 def test_quick_run_of_every_sparse_method(tmp_path, capsys):
     # the quick training budget reaches the gradient-trained solvers only:
     # HyperLISTA has no stages or patience and must still run
@@ -299,3 +377,249 @@ def test_per_sample_curves_leave_out_zero_codes():
     assert spread["0"] <= spread["50"] <= spread["100"]
     with pytest.raises(ValueError, match="every true code is zero"):
         _curves(np.zeros((2, 2)), [np.ones((2, 2))])
+
+
+def _quick_args(tmp_path, *methods):
+    from sklearn_l2o.benchmark.__main__ import build_parser
+
+    args = build_parser().parse_args(
+        ["sparse", *QUICK, "--output", str(tmp_path), "--methods", *methods]
+    )
+    return args
+
+
+def test_each_row_is_printed_as_its_method_finishes(tmp_path, capsys):
+    from sklearn_l2o.benchmark import _sparse
+
+    seen = {}
+
+    def peek(ctx):
+        # runs second: the first method's row and results file must be out
+        seen["out"] = capsys.readouterr().out
+        seen["saved"] = json.loads((tmp_path / "results.json").read_text())
+        return _sparse.method_registry()["FISTA"].run(ctx)
+
+    registry = {**_sparse.method_registry(), "Peek": Method(peek)}
+    _sparse.run(_quick_args(tmp_path, "ISTA", "Peek"), registry=registry)
+    assert "ISTA" in _table(seen["out"]) and "Peek" not in _table(seen["out"])
+    assert list(seen["saved"]["methods"]) == ["ISTA"]
+    assert "Peek" in _table(seen["out"] + capsys.readouterr().out)
+
+
+def _stop(ctx):
+    raise KeyboardInterrupt
+
+
+def test_a_stopped_run_keeps_the_finished_methods(tmp_path, capsys):
+    from sklearn_l2o.benchmark import _sparse
+
+    registry = {**_sparse.method_registry(), "Stop": Method(_stop)}
+    args = [*QUICK, "--output", str(tmp_path), "--methods", "FISTA", "Stop"]
+    with pytest.raises(SystemExit) as stop:
+        main(args + ["ALISTA"], registry=registry)
+    assert stop.value.code == 130
+    assert str(tmp_path) in capsys.readouterr().err
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert list(saved["methods"]) == ["FISTA"]
+    assert len(saved["methods"]["FISTA"]["nmse_db"]) == 50
+    assert (tmp_path / "nmse_canonical.png").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "nmse_canonical.png",
+        "results.json",
+    ]  # no temporary file left behind
+
+
+def test_a_stopped_lasso_run_keeps_the_finished_methods(tmp_path):
+    from sklearn_l2o.benchmark import _l2o
+
+    registry = {**_l2o.lasso_registry(), "Stop": Method(_stop)}
+    with pytest.raises(SystemExit):
+        main(
+            ["lasso", *QUICK, "--output", str(tmp_path), "--methods", "ISTA", "Stop"],
+            registry=registry,
+        )
+    saved = json.loads((tmp_path / "results_lasso_5x10.json").read_text())
+    assert list(saved["methods"]) == ["ISTA"]
+
+
+def test_results_file_is_replaced_whole_or_not_at_all(tmp_path):
+    from sklearn_l2o.benchmark._report import write_json
+
+    path = tmp_path / "results.json"
+    write_json(str(path), {"methods": {"ISTA": 1}})
+    with pytest.raises(TypeError):
+        write_json(str(path), {"methods": {"ISTA": 1, "bad": object()}})
+    assert json.loads(path.read_text()) == {"methods": {"ISTA": 1}}
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_lasso_row_has_only_its_final_value(tmp_path, capsys):
+    main([*QUICK, "--output", str(tmp_path), "--methods", "Lasso", "ISTA"])
+    out = capsys.readouterr().out
+    rows = _table(out)
+    lasso = rows["Lasso"]
+    assert [lasso[c] for c in ("@1", "@2", "@4", "@8", "@16")] == ["-"] * 5
+    assert float(lasso["final"]) < -10 and lasso["layers/iters"] == "1"
+    assert rows["ISTA"]["@1"] != "-"
+    # the legend under the table explains every column
+    legend = next(line for line in out.splitlines() if line.startswith("@k:"))
+    for column in ("final", "per-sample", "layers/iters", "fit s", "predict s"):
+        assert f"{column}:" in legend
+
+
+def test_quick_tables_have_no_empty_columns(tmp_path, capsys):
+    # 2 layers and Lasso's single value: no method reaches layer 4
+    args = ["--methods", "Lasso", "ALISTA", "--n-layers", "2"]
+    main([*QUICK, "--output", str(tmp_path), *args])
+    main(["lasso", *QUICK, "--output", str(tmp_path), "--methods", "FISTA"])
+    out = capsys.readouterr().out
+    assert "nan" not in out
+    header = next(line for line in out.splitlines() if line.startswith("method"))
+    assert "@2" in header and "@4" not in header and "@16" not in header
+    lasso = next(line for line in out.splitlines()[::-1] if line.startswith("method"))
+    assert "R_f@16" in lasso and "R_f@100" not in lasso  # 40 iterations
+
+
+def test_twenty_methods_get_twenty_colours():
+    from sklearn_l2o.benchmark._report import method_styles
+    from sklearn_l2o.benchmark._sparse import method_registry
+
+    styles = method_styles(f"method {i}" for i in range(20))
+    assert len({style["color"] for style in styles.values()}) == 20
+    every = method_styles(method_registry())  # 15 methods: ISTA, ..., LFISTA
+    assert every["ISTA"]["color"] != every["LFISTA"]["color"]
+    forty = method_styles(f"method {i}" for i in range(40)).values()
+    assert len({(s["color"], s["linestyle"]) for s in forty}) == 40
+
+
+def test_progress_prints_an_estimate_then_each_method(tmp_path, capsys):
+    from sklearn_l2o.benchmark import _sparse
+
+    registry = _sparse.method_registry()
+    registry["Slow"] = Method(registry["ISTA"].run, estimate=lambda ctx: 90.0)
+    registry["Quick"] = Method(registry["FISTA"].run, estimate=lambda ctx: 30.0)
+    registry["Free"] = Method(registry["FISTA"].run)  # not estimated
+    args = _quick_args(tmp_path, "Slow", "Free", "Quick")
+    # a quick run estimates nothing (it would take as long as the run): probe
+    _sparse.run(args, registry=registry, progress=Progress(probe=True))
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert lines[0].startswith("time estimate: timing a few training steps")
+    # each estimate as it is made, then the total
+    assert lines[1:4] == [
+        "  canonical: Slow: 2 min",
+        "  canonical: Free: not estimated",
+        "  canonical: Quick: 30 s",
+    ]
+    assert lines[4].startswith(
+        "time estimate: at most 2 min in all, plus Free (not estimated)"
+    )
+    assert "method 1/3: Slow" in err and "method 3/3: Quick" in err
+    assert "at most 2 min left" in err  # before the first method
+    assert err.index("time estimate") < err.index("method 1/3")
+
+
+def test_estimate_of_a_trained_solver_bounds_its_run(tmp_path):
+    # a probe of a few steps, scaled to the full budget, is an upper bound
+    from dataclasses import replace
+
+    from sklearn_l2o.benchmark import _sparse
+
+    args = _quick_args(tmp_path, "ALISTA")
+    ctx, _ = _sparse._context("canonical", _sparse._config(args), args, "cpu", 0)
+    budget = {"patience": 40, "refinement_patience": 100}
+    ctx = replace(ctx, train_options={**ctx.train_options, **budget})
+    alista = _sparse.method_registry()["ALISTA"]
+    estimate = alista.estimate(ctx)
+    start = time.perf_counter()
+    result = alista.run(ctx)
+    seconds = time.perf_counter() - start
+    assert result["train_steps"] == 4 * 3 * 40 + 2 * 100  # every stage ran out
+    # without the scaling to the full budget it would be about a tenth
+    assert 0.2 * seconds < estimate < 30 * seconds
+
+
+class _FixedFit:
+    """Stands in for an estimator whose fit trains for 2 s (and predicts at
+    once), to check the estimate's arithmetic."""
+
+    fit_seconds_ = 2.0
+
+    def fit(self, B, X):
+        return self
+
+    def predict(self, B):
+        return B
+
+
+def test_estimate_scales_a_probe_to_the_full_budget():
+    from sklearn_l2o.benchmark import _sparse
+    from sklearn_l2o.benchmark._runner import layer_steps
+
+    ctx = _sparse.Context(
+        B_train=np.zeros((100, 4)),
+        X_train=np.zeros((100, 8)),
+        B_test=np.zeros((10, 4)),
+        X_test=np.zeros((10, 8)),
+        A=np.zeros((4, 8)),
+        device="cpu",
+        n_layers=16,
+        alpha=0.1,
+        classic_iters=10,
+    )
+    settings = {"max_steps_per_stage": 300, "refinement_steps": 16000}
+    settings["validation_fraction"] = 0.0  # no validation cost to add
+    built = []
+
+    def build(probe):
+        built.append(probe)
+        return _FixedFit()
+
+    estimate = _sparse._estimate_unrolled(ctx, build, settings)
+    # the probe: 4 layers, 5 steps a stage and a refinement stage
+    assert built[0].n_layers == 4
+    assert built[0].overrides["max_steps_per_stage"] == 5
+    full, probe = layer_steps(16, 300, 16000), layer_steps(4, 5, 5)
+    assert estimate == pytest.approx(2.0 * full / probe, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "task, methods",
+    [
+        ("lasso", ["FISTA", "ALISTA", "L2O-proximal"]),
+        ("rastrigin", ["L2O-lstm", "GD"]),
+        ("training", ["L2O-rnnprop", "Adam"]),
+    ],
+)
+def test_every_task_estimates_its_methods(task, methods, tmp_path, capsys):
+    from sklearn_l2o.benchmark import _l2o
+    from sklearn_l2o.benchmark.__main__ import build_parser
+
+    args = build_parser().parse_args([task, *QUICK, "--output", str(tmp_path)])
+    args.methods = methods
+    run = {"lasso": _l2o.run_lasso, "rastrigin": _l2o.run_rastrigin}
+    run = run.get(task, _l2o.run_training)
+    run(args, progress=Progress(probe=True))
+    err = capsys.readouterr().err
+    assert "time estimate: at most" in err and "not estimated" not in err
+    for method in methods:
+        assert re.search(rf"^  \S+: {method}: (\d+ (s|min)|under 1 s)$", err, re.M)
+    assert f"method {len(methods)}/{len(methods)}: {methods[-1]}" in err
+
+
+def test_budget_arithmetic_of_the_estimate():
+    from sklearn_l2o.benchmark._runner import format_duration, layer_steps
+    from sklearn_l2o.benchmark._sparse import _validations
+
+    # ALISTA's default budget: 16 depths x 3 stages x 300 steps, 2 x 16,000
+    assert layer_steps(16, 300, 16000) == 3 * 300 * 136 + 2 * 16000 * 16
+    settings = {"validation_interval": 50, "threshold_search": False}
+    assert _validations(16, 300, 16000, settings) == 50 + 48 * 6 + 2 * 320 + 16
+    settings["threshold_search"] = True
+    assert _validations(1, 1, 1, settings) == 5 + 3 + 2 + 10 + 1
+    assert [format_duration(s) for s in (0.2, 42, 1000, 7500)] == [
+        "under 1 s",
+        "42 s",
+        "17 min",
+        "2 h 05 min",
+    ]

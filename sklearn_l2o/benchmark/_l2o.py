@@ -9,18 +9,21 @@ meta-training time and the peak memory of each method.
 
 import ctypes
 import gc
+import math
+import os
 import resource
 import threading
 import time
 import warnings
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from .._analytic import AnalyticOptimizer
-from .._classic import FISTA, ISTA
-from .._learned_optimizer import LearnedOptimizer
+import sklearn_l2o
+from sklearn_l2o import FISTA, ISTA, AnalyticOptimizer, LearnedOptimizer
+
 from .._torch import resolve_device
 from ..datasets import (
     make_convnet_training_problems,
@@ -29,7 +32,14 @@ from ..datasets import (
     make_rastrigin_problems,
 )
 from ..metrics import lasso_objective
-from ._report import machine_description, plot_curves, write_results
+from ._report import (
+    Table,
+    curve_columns,
+    machine_description,
+    plot_curves,
+    write_results,
+)
+from ._runner import Method, Progress, check_methods, layer_steps, run_methods
 
 ARCHITECTURES = ("lstm", "rnnprop", "hierarchical")
 
@@ -104,6 +114,7 @@ class _Meter:
             self.peak_mib = max(self._peak, end) - self._start_mib
 
 
+# ------------------------------------------------------------- shared parts
 def _rule_options(cfg, architecture, n_steps):
     """A task's meta-training options for one rule: the shared ones, the run
     length, then the rule's own (returned too, for the results file)."""
@@ -111,7 +122,18 @@ def _rule_options(cfg, architecture, n_steps):
     return dict(cfg["learned"], n_steps=n_steps, **own), own
 
 
-def _learned(family, architecture, options, device, seed):
+def _accepted(cls, options):
+    """The entries of ``options`` that ``cls``'s constructor takes."""
+    params = cls().get_params()
+    return {k: v for k, v in options.items() if k in params}
+
+
+def _learned(family, architecture, options, device, seed, ctx=None):
+    """A ``LearnedOptimizer``; ``ctx`` adds its verbosity and probe options."""
+    if ctx is not None:
+        options = {**options, **_accepted(LearnedOptimizer, ctx.overrides)}
+        if ctx.verbose:
+            options.setdefault("verbose", ctx.verbose)
     return LearnedOptimizer(
         family=family,
         architecture=architecture,
@@ -134,60 +156,151 @@ def _result(curve, meter=None, device="cpu", spread=None, **extra):
     return out
 
 
-def _format(results, columns, label):
-    head = (
-        ["method"]
-        + [f"{label}@{c}" for c in columns]
-        + ["final", "train s", "peak MiB", "device"]
-    )
-    rows = []
-    for name, res in results.items():
-        curve = res["curve"]
-        cells = []
-        for c in columns:
-            value = curve[c - 1] if len(curve) >= c else float("nan")
-            if "spread" in res and len(res["spread"]) >= c:
-                cells.append(f"{value:.4g}±{res['spread'][c - 1]:.2g}")
-            else:
-                cells.append(f"{value:.4g}")
-        final = f"{curve[-1]:.4g}"
-        if "spread" in res:
-            final += f"±{res['spread'][-1]:.2g}"
+def _timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+# ---------------------------------------------------------- time estimates
+#: a time-estimate probe runs 1 / _PROBE_FRACTION of the iterations (on every
+#: test instance: the test sets are small) and trains on at most _PROBE_TRAIN
+#: instances, ...
+_PROBE_FRACTION = 20
+_PROBE_TRAIN = 2048
+#: ... with this training budget (keys that an estimator does not take are
+#: left out: layers and stage steps for the unrolled solvers, episodes for
+#: the rules)
+_PROBE_BUDGET = {
+    "n_layers": 4,
+    "max_steps_per_stage": 5,
+    "patience": 5,
+    "refinement_steps": 5,
+    "refinement_patience": 5,
+    "max_episodes": 1,
+}
+
+
+def _probe_steps(n_steps):
+    return max(1, math.ceil(n_steps / _PROBE_FRACTION))
+
+
+def _training_bound(result, fit_seconds, full):
+    """Training seconds of the full budget, from a probe's ``result``: the
+    probe's steps (or episodes) timed, scaled to the full budget ``full`` (the
+    method's options) as if no stage or meta-training stopped early."""
+    if "episodes" in result:
+        return fit_seconds / max(1, result["episodes"]) * full["max_episodes"]
+    if "train_steps" in result:
+        n_layers = full["n_layers"]
+        probe = layer_steps(
+            min(n_layers, _PROBE_BUDGET["n_layers"]),
+            _PROBE_BUDGET["max_steps_per_stage"],
+            _PROBE_BUDGET["refinement_steps"],
+        )
+        budget = layer_steps(
+            n_layers, full["max_steps_per_stage"], full["refinement_steps"]
+        )
+        return fit_seconds * budget / probe
+    return fit_seconds
+
+
+def _estimator(run, probe_context, full_options=None):
+    """``estimate(ctx)``: run the method on ``probe_context(ctx)`` (fewer
+    iterations, instances and training steps), scale its training time to the
+    full budget (``full_options(ctx)``) and the rest to the full run."""
+
+    def estimate(ctx):
+        probe, scale = probe_context(ctx)
+        wall, result = _timed(lambda: run(probe))
+        results = result.values() if "curve" not in result else [result]
+        fit = max(r["fit_seconds"] for r in results)
+        training = 0.0
+        if full_options is not None:
+            full = full_options(ctx)
+            training = _training_bound(next(iter(results)), fit, full)
+        return training + (wall - fit) * scale
+
+    return estimate
+
+
+# --------------------------------------------------------------- tables
+def _cell(res, index):
+    curve = res["curve"]
+    if index >= len(curve):
+        return "-"
+    text = f"{curve[index]:.4g}"
+    if "spread" in res and index < len(res["spread"]):
+        text += f"±{res['spread'][index]:.2g}"
+    return text
+
+
+def _curve_table(methods, label, columns, n_steps, legend, by_task=False):
+    """A results table: a row per method, or with ``by_task`` a row per
+    method and test task (a result then maps test tasks to results)."""
+    at = curve_columns(columns, [n_steps])
+
+    def row(first, res):
         memory = res["peak_memory_mib"]
-        rows.append(
-            [name]
-            + cells
+        return (
+            first
+            + [_cell(res, c - 1) for c in at]
             + [
-                final,
+                _cell(res, len(res["curve"]) - 1),
                 f"{res['fit_seconds']:.1f}",
                 "-" if memory is None else f"{memory:.0f}",
                 res["device"],
             ]
         )
-    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(head, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-    return "\n".join(lines)
+
+    def cells(name, result):
+        if not by_task:
+            return [row([name], result)]
+        return [
+            row([name if i == 0 else "", TASK_TITLES[task][0]], result[task])
+            for i, task in enumerate(result)
+        ]
+
+    width = max(len(m) for m in methods)
+    columns = (
+        [("method", width)]
+        + ([("test task", 13)] if by_task else [])
+        + [(f"{label}@{c}", 12) for c in at]
+        + [("final", 12), ("train s", 7), ("peak MiB", 6), ("device", 6)]
+    )
+    # the test task's name reads as text: left-aligned, as the method's
+    return Table(columns, cells, legend, left=(0, 1) if by_task else (0,))
 
 
-def _finish(args, name, payload, results, title, ylabel, table, yscale="linear"):
-    print(table)
+_TRAINING_LEGEND = (
+    "train s: {what} seconds (0 for an analytic rule); peak MiB: its peak "
+    "memory beyond what the process held; device: where it ran"
+)
+
+
+def _problem_runner(args, progress, name, methods, registry, ctx, table, payload):
+    """Run one problem's methods; the results file ``results_{name}.json``
+    is rewritten as each method finishes. Returns the results."""
+
+    def save(results):
+        payload["methods"] = dict(results)
+        write_results(args.output, payload, name=f"results_{name}.json")
+
     payload["machine"] = machine_description(payload["device"])
-    payload["methods"] = results
-    path = write_results(args.output, payload, name=f"results_{name}.json")
+    return run_methods(name, methods, registry, ctx, table, save, progress)
+
+
+def _plot(args, name, results, title, ylabel, yscale="linear", xlabel="iteration"):
     curves = {k: {"nmse_db": v["curve"]} for k, v in results.items()}
-    plot = plot_curves(
+    return plot_curves(
         args.output,
         curves,
         title,
         filename=f"{name}.png",
         ylabel=ylabel,
-        xlabel="iteration",
+        xlabel=xlabel,
         yscale=yscale,
     )
-    print(f"wrote {path}" + (f" and {plot}" if plot else ""), flush=True)
-    return payload
 
 
 # --------------------------------------------------------------------- LASSO
@@ -273,6 +386,54 @@ LASSO_QUICK = {
         "validation_interval": 2,
     },
 }
+#: the methods of the LASSO task, in the order of its tables
+LASSO_METHODS = (
+    ["ISTA", "FISTA", "ALISTA", "LISTA"]
+    + [f"L2O-{a}" for a in ARCHITECTURES + ("proximal",)]
+    + ["GD", "Adam", "RMSProp"]
+)
+#: plot titles of make_lasso_problems' distributions
+INSTANCE_TITLES = {
+    "sparse": "b = A x from sparse codes",
+    "uniform": "A and b with U[0, 1) entries",
+    "normal": "A and b with N(0, 1) entries",
+}
+_LASSO_LEGEND = (
+    "R_f@k: relative loss (E f(x_k) - E f*) / E f* over the test instances "
+    "after k iterations (an unrolled solver's layers, then its last layer "
+    "repeated); final: after the last iteration; "
+    + _TRAINING_LEGEND.format(what="training or meta-training")
+)
+
+
+@dataclass
+class LassoContext:
+    """One LASSO problem size: training and test instances and options."""
+
+    family: object
+    train_data: np.ndarray
+    A: np.ndarray
+    test_data: np.ndarray
+    f_star: np.ndarray
+    alpha: float
+    n_steps: int
+    cfg: dict
+    device: str
+    seed: int = 0
+    verbose: int = 0
+    #: constructor options set last: the time-estimate probes' budget
+    overrides: dict = field(default_factory=dict)
+
+
+def _lasso_probe(ctx):
+    probe = replace(
+        ctx,
+        train_data=ctx.train_data[:_PROBE_TRAIN],
+        n_steps=_probe_steps(ctx.n_steps),
+        verbose=0,
+        overrides=_PROBE_BUDGET,
+    )
+    return probe, ctx.n_steps / probe.n_steps
 
 
 def _relative(values, f_star):
@@ -281,12 +442,169 @@ def _relative(values, f_star):
     return (np.mean(values, axis=1) - mean_star) / mean_star
 
 
-def run_lasso(args):
+def _lasso_classic(cls):
+    def run(ctx):
+        solver = cls(
+            dictionary=ctx.A,
+            alpha=ctx.alpha,
+            max_iter=ctx.n_steps,
+            tol=0.0,
+            device=ctx.device,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            solver.fit(ctx.test_data[:1])
+            values = [
+                lasso_objective(ctx.A, ctx.test_data, x, ctx.alpha)
+                for x in solver.staged_predict(ctx.test_data)
+            ]
+        return _result(_relative(np.array(values), ctx.f_star), device=ctx.device)
+
+    return Method(run, _estimator(run, _lasso_probe))
+
+
+def _lasso_unrolled(name):
+    def options(ctx):
+        cfg = ctx.cfg
+        chosen = dict(
+            cfg["unrolled"],
+            **cfg.get("per_method_budget", {}).get(name, {}),
+            **cfg.get("per_method", {}).get(name, {}),
+        )
+        chosen.setdefault("n_layers", 16)
+        return chosen
+
+    def run(ctx):
+        cls = getattr(sklearn_l2o, name)
+        chosen = options(ctx)
+        more = _accepted(cls, ctx.overrides)
+        if "n_layers" in more:  # a probe: fewer layers, never more
+            more["n_layers"] = min(more["n_layers"], chosen["n_layers"])
+        if ctx.verbose:
+            more.setdefault("verbose", ctx.verbose)
+        model = cls(
+            dictionary=ctx.A,
+            loss="lasso",
+            alpha=ctx.alpha,
+            continuation_iter=max(0, ctx.n_steps - chosen["n_layers"]),
+            device=ctx.device,
+            random_state=ctx.seed,
+            **{**chosen, **more},
+        )
+        with _Meter(ctx.device) as meter:
+            model.fit(ctx.train_data)
+        values = [
+            lasso_objective(ctx.A, ctx.test_data, x, ctx.alpha)
+            for x in model.staged_predict(ctx.test_data)
+        ]
+        return _result(
+            _relative(np.array(values), ctx.f_star),
+            meter,
+            ctx.device,
+            train_steps=int(model.n_iter_),
+            params=chosen,
+        )
+
+    return Method(run, _estimator(run, _lasso_probe, options))
+
+
+def _lasso_learned(architecture):
+    def options(ctx):
+        return _rule_options(ctx.cfg, architecture, ctx.n_steps)[0]
+
+    def run(ctx):
+        chosen, own = _rule_options(ctx.cfg, architecture, ctx.n_steps)
+        learner = _learned(ctx.family, architecture, chosen, ctx.device, ctx.seed, ctx)
+        with _Meter(ctx.device) as meter:
+            learner.fit(ctx.train_data)
+        values = learner.objective_curve(ctx.test_data)[1:]
+        return _result(
+            _relative(values, ctx.f_star),
+            meter,
+            ctx.device,
+            episodes=int(learner.n_iter_),
+            options=own,
+        )
+
+    return Method(run, _estimator(run, _lasso_probe, options))
+
+
+#: the analytic rules of the LASSO task: (method, learning rate)
+LASSO_RULES = {"GD": ("gd", 1e-3), "Adam": ("adam", 1e-3), "RMSProp": ("rmsprop", 1e-3)}
+
+
+def _lasso_rule(name):
+    rule, rate = LASSO_RULES[name]
+
+    def run(ctx):
+        opt = AnalyticOptimizer(
+            family=ctx.family,
+            method=rule,
+            learning_rate=rate,
+            n_steps=ctx.n_steps,
+            device=ctx.device,
+        ).fit(ctx.test_data)
+        values = opt.objective_curve(ctx.test_data)[1:]
+        return _result(
+            _relative(values, ctx.f_star), device=ctx.device, learning_rate=rate
+        )
+
+    return Method(run, _estimator(run, _lasso_probe))
+
+
+def lasso_registry():
+    """Method name -> :class:`Method` of the LASSO task."""
+    registry = {"ISTA": _lasso_classic(ISTA), "FISTA": _lasso_classic(FISTA)}
+    for name in ("ALISTA", "LISTA"):
+        registry[name] = _lasso_unrolled(name)
+    for architecture in ARCHITECTURES + ("proximal",):
+        registry[f"L2O-{architecture}"] = _lasso_learned(architecture)
+    for name in LASSO_RULES:
+        registry[name] = _lasso_rule(name)
+    return registry
+
+
+def _lasso_context(m, n, cfg, args, device, n_steps):
+    train = make_lasso_problems(
+        cfg["n_train"],
+        n_features=m,
+        n_components=n,
+        alpha=cfg["alpha"],
+        distribution=args.instances,
+        return_optimal=False,
+        random_state=args.seed,
+    )
+    test = make_lasso_problems(
+        cfg["n_test"],
+        dictionary=train.dictionary,
+        alpha=cfg["alpha"],
+        distribution=args.instances,
+        random_state=args.seed + 1,
+    )
+    ctx = LassoContext(
+        family=train.family,
+        train_data=train.data,
+        A=train.dictionary,
+        test_data=test.data,
+        f_star=test.optimal_value,
+        alpha=cfg["alpha"],
+        n_steps=n_steps,
+        cfg=cfg,
+        device=device,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+    return ctx, test.family.fista_iter
+
+
+def run_lasso(args, registry=None, progress=None):
     """Survey Test 1b / Figure 6: relative loss R_f against iterations."""
     cfg = dict(LASSO_QUICK if args.quick else LASSO)
     for key in ("n_train", "n_test"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
+    registry = lasso_registry() if registry is None else registry
+    methods = check_methods(args.methods, registry, LASSO_METHODS)
     device = str(resolve_device(args.device))
     n_steps = args.n_steps or cfg["n_steps"]
     sizes = (
@@ -294,162 +612,79 @@ def run_lasso(args):
         if args.size is None
         else [tuple(int(v) for v in s.split("x")) for s in args.size]
     )
-    methods = args.methods or (
-        ["ISTA", "FISTA", "ALISTA", "LISTA"]
-        + [f"L2O-{a}" for a in ARCHITECTURES + ("proximal",)]
-        + ["GD", "Adam", "RMSProp"]
-    )
-    instances = args.instances
+    progress = Progress(probe=not args.quick) if progress is None else progress
+    suffix = "" if args.instances == "sparse" else f"_{args.instances}"
+    names = [f"lasso_{m}x{n}{suffix}" for m, n in sizes]
+
+    contexts = {}
+    for name, (m, n) in zip(names, sizes):
+        contexts[name] = _lasso_context(m, n, cfg, args, device, n_steps)
+        progress.estimate(name, methods, registry, contexts[name][0])
+    progress.announce()
+
     payloads = {}
-    for m, n in sizes:
-        train = make_lasso_problems(
-            cfg["n_train"],
-            n_features=m,
-            n_components=n,
-            alpha=cfg["alpha"],
-            distribution=instances,
-            return_optimal=False,
-            random_state=args.seed,
-        )
-        test = make_lasso_problems(
-            cfg["n_test"],
-            dictionary=train.dictionary,
-            alpha=cfg["alpha"],
-            distribution=instances,
-            random_state=args.seed + 1,
-        )
-        A, f_star, alpha = train.dictionary, test.optimal_value, cfg["alpha"]
+    for name, (m, n) in zip(names, sizes):
+        ctx, fista_iter = contexts.pop(name)
         print(
-            f"LASSO ({m}, {n}), alpha={alpha}, {instances} instances: "
-            f"{cfg['n_train']} training / "
-            f"{cfg['n_test']} test instances, {n_steps} iterations; device: "
+            f"\nLASSO ({m}, {n}), alpha={ctx.alpha}, {args.instances} instances: "
+            f"{len(ctx.train_data)} training / {len(ctx.test_data)} test "
+            f"instances, {n_steps} iterations; device: "
             f"{machine_description(device)}",
             flush=True,
         )
-        results = {}
-        for method in methods:
-            print(f"  running {method} ...", flush=True)
-            results[method] = _lasso_method(
-                method, train, test, A, alpha, f_star, n_steps, cfg, device, args.seed
-            )
-        name = f"lasso_{m}x{n}" + ("" if instances == "sparse" else f"_{instances}")
-        table = _format(results, (16, 100), "R_f")
-        fista = np.asarray(results["FISTA"]["curve"]) if "FISTA" in results else None
-        notes = []
-        for model in ("ALISTA", "LISTA"):
-            if fista is not None and model in results:
-                target = results[model]["curve"][15]
-                reached = np.flatnonzero(fista <= target)
-                it = int(reached[0]) + 1 if reached.size else None
-                results[model]["fista_iterations_to_match_layer16"] = it
-                notes.append(
-                    f"FISTA needs {it or f'> {n_steps}'} iterations to "
-                    f"reach {model}'s R_f at 16 layers ({target:.4g})"
-                )
-        table += "\n" + "\n".join(notes)
         payload = {
             "task": "lasso",
             "problem": {
                 "n_features": m,
                 "n_components": n,
-                "alpha": alpha,
-                "n_train": cfg["n_train"],
-                "n_test": cfg["n_test"],
+                "alpha": ctx.alpha,
+                "n_train": len(ctx.train_data),
+                "n_test": len(ctx.test_data),
                 "n_steps": n_steps,
                 "seed": args.seed,
-                "instances": instances,
+                "instances": args.instances,
             },
             "metric": (
-                "R_f = (E f(x_t) - E f*) / E f*, f* from "
-                f"{test.family.fista_iter} FISTA iterations"
+                f"R_f = (E f(x_t) - E f*) / E f*, f* from {fista_iter} FISTA iterations"
             ),
             "device": device,
         }
-        payloads[name] = _finish(
-            args,
-            name,
-            payload,
-            results,
-            f"LASSO ({m}, {n}), {instances} instances",
-            "relative loss R_f",
-            table,
-            yscale="log",  # the survey's Figure 6 is log-log
-        )
+        table = _curve_table(methods, "R_f", (16, 100), n_steps, _LASSO_LEGEND)
+        title = f"LASSO {m} x {n}, {INSTANCE_TITLES[args.instances]}"
+        try:
+            _problem_runner(
+                args, progress, name, methods, registry, ctx, table, payload
+            )
+        finally:  # also when stopped: the plot of what finished
+            if payload.get("methods"):  # the survey's Figure 6 is log-log
+                _plot(args, name, payload["methods"], title, "relative loss R_f", "log")
+        notes = _fista_notes(payload["methods"], n_steps)
+        if notes:
+            print("\n".join(notes))
+            write_results(args.output, payload, name=f"results_{name}.json")
+        print(f"wrote {os.path.join(args.output, f'results_{name}.json')}")
+        payloads[name] = payload
     return payloads
 
 
-def _lasso_method(method, train, test, A, alpha, f_star, n_steps, cfg, device, seed):
-    if method in ("ISTA", "FISTA"):
-        cls = ISTA if method == "ISTA" else FISTA
-        solver = cls(
-            dictionary=A, alpha=alpha, max_iter=n_steps, tol=0.0, device=device
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            solver.fit(test.data[:1])
-            values = [
-                lasso_objective(A, test.data, x, alpha)
-                for x in solver.staged_predict(test.data)
-            ]
-        return _result(_relative(np.array(values), f_star), device=device)
-    if method in ("ALISTA", "LISTA"):
-        import sklearn_l2o
-
-        options = dict(
-            cfg["unrolled"],
-            **cfg.get("per_method_budget", {}).get(method, {}),
-            **cfg.get("per_method", {}).get(method, {}),
-        )
-        n_layers = options.pop("n_layers", 16)
-        model = getattr(sklearn_l2o, method)(
-            dictionary=A,
-            n_layers=n_layers,
-            loss="lasso",
-            alpha=alpha,
-            continuation_iter=max(0, n_steps - n_layers),
-            device=device,
-            random_state=seed,
-            **options,
-        )
-        with _Meter(device) as meter:
-            model.fit(train.data)
-        values = [
-            lasso_objective(A, test.data, x, alpha)
-            for x in model.staged_predict(test.data)
-        ]
-        return _result(
-            _relative(np.array(values), f_star),
-            meter,
-            device,
-            train_steps=int(model.n_iter_),
-            params=dict(options, n_layers=n_layers),
-        )
-    if method.startswith("L2O-"):
-        options, own = _rule_options(cfg, method[4:], n_steps)
-        learner = _learned(train.family, method[4:], options, device, seed)
-        with _Meter(device) as meter:
-            learner.fit(train.data)
-        values = learner.objective_curve(test.data)[1:]
-        return _result(
-            _relative(values, f_star),
-            meter,
-            device,
-            episodes=int(learner.n_iter_),
-            options=own,
-        )
-    rates = {"GD": ("gd", 1e-3), "Adam": ("adam", 1e-3), "RMSProp": ("rmsprop", 1e-3)}
-    if method in rates:
-        rule, rate = rates[method]
-        opt = AnalyticOptimizer(
-            family=train.family,
-            method=rule,
-            learning_rate=rate,
-            n_steps=n_steps,
-            device=device,
-        ).fit(test.data)
-        values = opt.objective_curve(test.data)[1:]
-        return _result(_relative(values, f_star), device=device, learning_rate=rate)
-    raise SystemExit(f"unknown method {method!r} for the lasso task")
+def _fista_notes(results, n_steps):
+    """How many FISTA iterations reach each unrolled model's R_f at 16 layers
+    (recorded in the model's result)."""
+    if "FISTA" not in results:
+        return []
+    fista = np.asarray(results["FISTA"]["curve"])
+    notes = []
+    for model in ("ALISTA", "LISTA"):
+        if model in results and len(results[model]["curve"]) >= 16:
+            target = results[model]["curve"][15]
+            reached = np.flatnonzero(fista <= target)
+            it = int(reached[0]) + 1 if reached.size else None
+            results[model]["fista_iterations_to_match_layer16"] = it
+            notes.append(
+                f"FISTA needs {it or f'> {n_steps}'} iterations to "
+                f"reach {model}'s R_f at 16 layers ({target:.4g})"
+            )
+    return notes
 
 
 # ----------------------------------------------------------------- Rastrigin
@@ -484,6 +719,41 @@ RASTRIGIN_BASELINES = {
     "GD": ("gd", 0.1, True),
     "NAG": ("nag", 0.1, True),
 }
+#: the methods of the Rastrigin task, in the order of its tables
+RASTRIGIN_METHODS = [f"L2O-{a}" for a in ARCHITECTURES] + list(RASTRIGIN_BASELINES)
+_RASTRIGIN_LEGEND = (
+    "loss@k: objective after k iterations, the mean over each test function's "
+    "starts, then mean ± standard deviation over the functions; final: after "
+    "the last iteration; " + _TRAINING_LEGEND.format(what="meta-training")
+)
+
+
+@dataclass
+class RastriginContext:
+    """One Rastrigin dimension: training functions, test functions x starts."""
+
+    family: object
+    train_data: np.ndarray
+    test: object
+    test_data: np.ndarray
+    groups: np.ndarray
+    n_steps: int
+    cfg: dict
+    device: str
+    seed: int = 0
+    verbose: int = 0
+    overrides: dict = field(default_factory=dict)
+
+
+def _rastrigin_probe(ctx):
+    probe = replace(
+        ctx,
+        train_data=ctx.train_data[:_PROBE_TRAIN],
+        n_steps=_probe_steps(ctx.n_steps),
+        verbose=0,
+        overrides=_PROBE_BUDGET,
+    )
+    return probe, ctx.n_steps / probe.n_steps
 
 
 def _per_function(values, groups):
@@ -493,16 +763,61 @@ def _per_function(values, groups):
     return per.mean(axis=1), per.std(axis=1)
 
 
-def run_rastrigin(args):
+def _rastrigin_learned(architecture):
+    def options(ctx):
+        return _rule_options(ctx.cfg, architecture, ctx.n_steps)[0]
+
+    def run(ctx):
+        chosen = options(ctx)
+        opt = _learned(ctx.family, architecture, chosen, ctx.device, ctx.seed, ctx)
+        with _Meter(ctx.device) as meter:
+            opt.fit(ctx.train_data)
+        values = opt.objective_curve(ctx.test_data)[1:]
+        mean, std = _per_function(values, ctx.groups)
+        return _result(mean, meter, ctx.device, spread=std, episodes=int(opt.n_iter_))
+
+    return Method(run, _estimator(run, _rastrigin_probe, options))
+
+
+def _rastrigin_baseline(name):
+    rule, rate, search = RASTRIGIN_BASELINES[name]
+
+    def run(ctx):
+        opt = AnalyticOptimizer(
+            family=ctx.test.family,
+            method=rule,
+            learning_rate=rate,
+            line_search=search,
+            n_steps=ctx.n_steps,
+            device=ctx.device,
+            random_state=ctx.seed,
+        ).fit(ctx.test_data)
+        values = opt.objective_curve(ctx.test_data)[1:]
+        mean, std = _per_function(values, ctx.groups)
+        return _result(mean, None, ctx.device, spread=std)
+
+    return Method(run, _estimator(run, _rastrigin_probe))
+
+
+def rastrigin_registry():
+    """Method name -> :class:`Method` of the Rastrigin task."""
+    registry = {f"L2O-{a}": _rastrigin_learned(a) for a in ARCHITECTURES}
+    for name in RASTRIGIN_BASELINES:
+        registry[name] = _rastrigin_baseline(name)
+    return registry
+
+
+def run_rastrigin(args, registry=None, progress=None):
     """Survey Test 2 / Figure 7: loss against iterations on unseen functions."""
     cfg = RASTRIGIN_QUICK if args.quick else RASTRIGIN
+    registry = rastrigin_registry() if registry is None else registry
+    methods = check_methods(args.methods, registry, RASTRIGIN_METHODS)
     device = str(resolve_device(args.device))
     n_steps = args.n_steps or cfg["n_steps"]
     dims = args.dim or cfg["dims"]
-    methods = args.methods or (
-        [f"L2O-{a}" for a in ARCHITECTURES] + list(RASTRIGIN_BASELINES)
-    )
-    payloads = {}
+    progress = Progress(probe=not args.quick) if progress is None else progress
+
+    contexts = {}
     for n in dims:
         train = make_rastrigin_problems(
             cfg["n_train"], n_variables=n, random_state=args.seed
@@ -513,40 +828,32 @@ def run_rastrigin(args):
             n_starts=cfg["n_starts"],
             random_state=args.seed + 1,
         )
+        ctx = RastriginContext(
+            family=train.family,
+            train_data=train.data,
+            test=test,
+            test_data=test.data,
+            groups=test.groups,
+            n_steps=n_steps,
+            cfg=cfg,
+            device=device,
+            seed=args.seed,
+            verbose=args.verbose,
+        )
+        contexts[f"rastrigin_n{n}"] = ctx
+        progress.estimate(f"rastrigin_n{n}", methods, registry, ctx)
+    progress.announce()
+
+    payloads = {}
+    for n in dims:
+        name = f"rastrigin_n{n}"
+        ctx = contexts.pop(name)
         print(
-            f"Rastrigin n={n}: {cfg['n_train']} training functions, "
+            f"\nRastrigin n={n}: {cfg['n_train']} training functions, "
             f"{cfg['n_test']} test functions x {cfg['n_starts']} starts, "
             f"{n_steps} steps; device: {machine_description(device)}",
             flush=True,
         )
-        results = {}
-        for method in methods:
-            print(f"  running {method} ...", flush=True)
-            meter = None
-            if method.startswith("L2O-"):
-                arch = method[4:]
-                options, _ = _rule_options(cfg, arch, n_steps)
-                opt = _learned(train.family, arch, options, device, args.seed)
-                with _Meter(device) as meter:
-                    opt.fit(train.data)
-            elif method in RASTRIGIN_BASELINES:
-                rule, rate, search = RASTRIGIN_BASELINES[method]
-                opt = AnalyticOptimizer(
-                    family=test.family,
-                    method=rule,
-                    learning_rate=rate,
-                    line_search=search,
-                    n_steps=n_steps,
-                    device=device,
-                    random_state=args.seed,
-                ).fit(test.data)
-            else:
-                raise SystemExit(f"unknown method {method!r} for the rastrigin task")
-            values = opt.objective_curve(test.data)[1:]
-            mean, std = _per_function(values, test.groups)
-            results[method] = _result(mean, meter, device, spread=std)
-        name = f"rastrigin_n{n}"
-        table = _format(results, (10, 100), "loss")
         payload = {
             "task": "rastrigin",
             "problem": {
@@ -562,9 +869,17 @@ def run_rastrigin(args):
             "test functions",
             "device": device,
         }
-        payloads[name] = _finish(
-            args, name, payload, results, f"Rastrigin n={n}", "loss", table
-        )
+        table = _curve_table(methods, "loss", (10, 100), n_steps, _RASTRIGIN_LEGEND)
+        try:
+            _problem_runner(
+                args, progress, name, methods, registry, ctx, table, payload
+            )
+        finally:
+            if payload.get("methods"):
+                title = f"Rastrigin, {n} variables"
+                _plot(args, name, payload["methods"], title, "loss")
+        print(f"wrote {os.path.join(args.output, f'results_{name}.json')}")
+        payloads[name] = payload
     return payloads
 
 
@@ -592,6 +907,48 @@ TRAINING_QUICK = {
     },
     "adam_rates": (1e-2, 3e-2),
 }
+#: the methods of the training task, in the order of its tables
+TRAINING_METHODS = [f"L2O-{a}" for a in ARCHITECTURES] + ["SGD", "Adam", "RMSProp"]
+#: the test tasks: the network, and its size and data (plots and tables)
+TASK_TITLES = {
+    "mlp": ("MLP (sigmoid)", "64-20-10 on 8x8 digits"),
+    "mlp_relu": ("MLP (ReLU)", "64-20-10 on 8x8 digits"),
+    "convnet": ("ConvNet", "two conv layers on 8x8 digits"),
+}
+_TRAINING_TASK_LEGEND = (
+    "loss@k: minibatch training loss after k steps, mean ± standard deviation "
+    "over runs; final: after the test task's last step; "
+    + _TRAINING_LEGEND.format(what="meta-training (on the sigmoid MLP)")
+)
+
+
+@dataclass
+class TrainingContext:
+    """Meta-training instances (the sigmoid MLP) and the unseen test tasks."""
+
+    family: object
+    train_data: np.ndarray
+    tasks: dict
+    steps: dict
+    tune_steps: int
+    cfg: dict
+    device: str
+    seed: int = 0
+    verbose: int = 0
+    overrides: dict = field(default_factory=dict)
+
+
+def _training_probe(ctx):
+    steps = {task: _probe_steps(n) for task, n in ctx.steps.items()}
+    probe = replace(
+        ctx,
+        train_data=ctx.train_data[:_PROBE_TRAIN],
+        steps=steps,
+        tune_steps=_probe_steps(ctx.tune_steps),
+        verbose=0,
+        overrides=_PROBE_BUDGET,
+    )
+    return probe, sum(ctx.steps.values()) / sum(steps.values())
 
 
 def _tasks(cfg, seed):
@@ -608,122 +965,165 @@ def _tasks(cfg, seed):
     }
 
 
-def run_training(args):
+def _test_curves(ctx, curve, meter=None, **extra):
+    """Every test task's result: ``curve(task, n_steps)`` gives the losses
+    (rows: steps 0..n, columns: runs)."""
+    results = {}
+    for name, task in ctx.tasks.items():
+        task.family.reset()  # every method sees the same minibatches
+        values = curve(task, ctx.steps[name])[1:]
+        results[name] = _result(
+            values.mean(axis=1),
+            meter,
+            ctx.device,
+            spread=values.std(axis=1),
+            finite=bool(np.all(np.isfinite(values))),
+            **extra,
+        )
+    return results
+
+
+def _training_learned(architecture):
+    def options(ctx):
+        return _rule_options(ctx.cfg, architecture, ctx.cfg["steps"]["mlp"])[0]
+
+    def run(ctx):
+        chosen, own = _rule_options(ctx.cfg, architecture, ctx.cfg["steps"]["mlp"])
+        learner = _learned(ctx.family, architecture, chosen, ctx.device, ctx.seed, ctx)
+        with _Meter(ctx.device) as meter:
+            learner.fit(ctx.train_data)
+
+        def curve(task, n_steps):
+            return learner.objective_curve(
+                task.data, n_steps=n_steps, family=task.family
+            )
+
+        return _test_curves(
+            ctx, curve, meter, options=own, episodes=int(learner.n_iter_)
+        )
+
+    return Method(run, _estimator(run, _training_probe, options))
+
+
+def _analytic_curve(ctx, rule, rate):
+    def curve(task, n_steps):
+        opt = AnalyticOptimizer(
+            family=task.family,
+            method=rule,
+            learning_rate=rate,
+            n_steps=n_steps,
+            device=ctx.device,
+        ).fit(task.data)
+        return opt.objective_curve(task.data)
+
+    return curve
+
+
+def _training_rule(name, rule, rate):
+    def run(ctx):
+        curve = _analytic_curve(ctx, rule, rate)
+        return _test_curves(ctx, curve, learning_rate=rate)
+
+    return Method(run, _estimator(run, _training_probe))
+
+
+def _run_adam(ctx):
+    # Adam's learning rate is tuned on the meta-training task, as the survey does
+    mlp = ctx.tasks["mlp"]
+    best, best_rate = np.inf, None
+    for rate in ctx.cfg["adam_rates"]:
+        mlp.family.reset()
+        values = _analytic_curve(ctx, "adam", rate)(mlp, ctx.tune_steps)
+        final = float(np.mean(values[-1]))
+        if final < best:
+            best, best_rate = final, rate
+    curve = _analytic_curve(ctx, "adam", best_rate)
+    return _test_curves(ctx, curve, learning_rate=best_rate)
+
+
+def training_registry():
+    """Method name -> :class:`Method` of the network-training task."""
+    registry = {f"L2O-{a}": _training_learned(a) for a in ARCHITECTURES}
+    registry["SGD"] = _training_rule("SGD", "gd", 0.1)
+    registry["Adam"] = Method(_run_adam, _estimator(_run_adam, _training_probe))
+    registry["RMSProp"] = _training_rule("RMSProp", "rmsprop", 1e-3)
+    return registry
+
+
+def run_training(args, registry=None, progress=None):
     """Survey Test 3 / Figure 8: training loss against steps, an optimizer
     meta-trained on the sigmoid MLP and tested there and on unseen networks."""
     cfg = TRAINING_QUICK if args.quick else TRAINING
+    registry = training_registry() if registry is None else registry
+    methods = check_methods(args.methods, registry, TRAINING_METHODS)
     device = str(resolve_device(args.device))
-    methods = args.methods or (
-        [f"L2O-{a}" for a in ARCHITECTURES] + ["SGD", "Adam", "RMSProp"]
-    )
+    progress = Progress(probe=not args.quick) if progress is None else progress
     train = make_mlp_training_problems(
         cfg["n_train"], activation="sigmoid", random_state=args.seed
     )
     tasks = _tasks(cfg, args.seed)
+    ctx = TrainingContext(
+        family=train.family,
+        train_data=train.data,
+        tasks=tasks,
+        steps={name: args.n_steps or cfg["steps"][name] for name in tasks},
+        tune_steps=cfg["steps"]["mlp"],
+        cfg=cfg,
+        device=device,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+    progress.estimate("training", methods, registry, ctx)
+    progress.announce()
     print(
-        f"network training: meta-train on {cfg['n_train']} initialisations of "
+        f"\nnetwork training: meta-train on {cfg['n_train']} initialisations of "
         f"the sigmoid MLP on digits; test {cfg['n_runs']} runs per task; "
         f"device: {machine_description(device)}",
         flush=True,
     )
-    # Adam's learning rate is tuned on the meta-training task, as the survey does
-    adam_rate = _tune_adam(tasks["mlp"], cfg, device, args.seed)
-    baselines = {
-        "SGD": ("gd", 0.1),
-        "Adam": ("adam", adam_rate),
-        "RMSProp": ("rmsprop", 1e-3),
-    }
-    learned, meters, own_options = {}, {}, {}
-    for method in methods:
-        if method.startswith("L2O-"):
-            print(f"  meta-training {method} ...", flush=True)
-            options, own_options[method] = _rule_options(
-                cfg, method[4:], cfg["steps"]["mlp"]
-            )
-            learned[method] = _learned(
-                train.family, method[4:], options, device, args.seed
-            )
-            with _Meter(device) as meters[method]:
-                learned[method].fit(train.data)
-        elif method not in baselines:
-            raise SystemExit(f"unknown method {method!r} for the training task")
     payloads = {}
-    for task_name, task in tasks.items():
-        n_steps = args.n_steps or cfg["steps"][task_name]
-        results = {}
-        for method in methods:
-            task.family.reset()  # every method sees the same minibatches
-            if method in learned:
-                values = learned[method].objective_curve(
-                    task.data, n_steps=n_steps, family=task.family
-                )
-            else:
-                rule, rate = baselines[method]
-                opt = AnalyticOptimizer(
-                    family=task.family,
-                    method=rule,
-                    learning_rate=rate,
-                    n_steps=n_steps,
-                    device=device,
-                ).fit(task.data)
-                values = opt.objective_curve(task.data)
-            values = values[1:]
-            finite = bool(np.all(np.isfinite(values)))
-            results[method] = _result(
-                values.mean(axis=1),
-                meters.get(method),
-                device,
-                spread=values.std(axis=1),
-                finite=finite,
-                **(
-                    {"learning_rate": baselines[method][1]}
-                    if method in baselines
-                    else {"options": own_options[method]}
-                ),
-            )
-        name = f"training_{task_name}"
-        columns = tuple(c for c in (10, 100, 1000) if c <= n_steps)
-        table = _format(results, columns, "loss")
-        payload = {
+    for task in tasks:
+        payloads[f"training_{task}"] = {
             "task": "training",
-            "test_task": task_name,
+            "test_task": task,
             "problem": {
                 "meta_train": "MLP 64-20-10 sigmoid, digits",
                 "n_train": cfg["n_train"],
                 "n_runs": cfg["n_runs"],
-                "n_steps": n_steps,
+                "n_steps": ctx.steps[task],
                 "seed": args.seed,
             },
             "metric": "minibatch cross-entropy, mean (curve) and standard "
             "deviation (spread) over runs",
             "device": device,
+            "machine": machine_description(device),
         }
-        print(f"{task_name}:")
-        payloads[name] = _finish(
-            args,
-            name,
-            payload,
-            results,
-            f"training {task_name}",
-            "training loss",
-            table,
-        )
+
+    def save(results):
+        for task in tasks:
+            name = f"training_{task}"
+            payloads[name]["methods"] = {m: r[task] for m, r in results.items()}
+            write_results(args.output, payloads[name], name=f"results_{name}.json")
+
+    longest = max(ctx.steps.values())
+    table = _curve_table(
+        methods, "loss", (10, 100, 1000), longest, _TRAINING_TASK_LEGEND, by_task=True
+    )
+    try:
+        run_methods("training", methods, registry, ctx, table, save, progress)
+    finally:
+        for task in tasks:
+            name = f"training_{task}"
+            if payloads[name].get("methods"):
+                net, size = TASK_TITLES[task]
+                title = f"{net} training, {size}"
+                _plot(
+                    args,
+                    name,
+                    payloads[name]["methods"],
+                    title,
+                    "training loss",
+                    xlabel="step",
+                )
+    print(f"wrote the results_training_*.json files and plots in {args.output}")
     return payloads
-
-
-def _tune_adam(task, cfg, device, seed):
-    best, best_rate = np.inf, None
-    for rate in cfg["adam_rates"]:
-        task.family.reset()
-        opt = AnalyticOptimizer(
-            family=task.family,
-            method="adam",
-            learning_rate=rate,
-            n_steps=cfg["steps"]["mlp"],
-            device=device,
-        ).fit(task.data)
-        final = float(np.mean(opt.objective_curve(task.data)[-1]))
-        if final < best:
-            best, best_rate = final, rate
-    print(f"  Adam learning rate tuned on the MLP task: {best_rate}", flush=True)
-    return best_rate

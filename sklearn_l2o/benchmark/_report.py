@@ -15,74 +15,72 @@ def machine_description(device):
         return f"cuda ({torch.cuda.get_device_name(0)})"
     return (
         f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"{torch.get_num_threads()} torch threads)"
+        f"torch threads: {torch.get_num_threads()})"
     )
 
 
-def _fmt(value):
+def describe_snr(snr):
+    """``"noiseless"`` or ``"SNR 20 dB"``."""
+    if snr is None or math.isinf(snr):
+        return "noiseless"
+    return f"SNR {snr:g} dB"
+
+
+# ---------------------------------------------------------------------- tables
+def fmt(value, spec=".1f"):
+    """A number as text; ``-`` where there is none (missing or nan)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    return f"{value:.1f}"
+    return format(value, spec)
 
 
-def format_table(results, columns=(1, 2, 4, 8, 16)):
-    """Text table: method, NMSE (dB) at the given layers, final, timings, device.
+class Table:
+    """A text table printed one row at a time, with a legend under it.
 
-    Results that also carry ``nmse_db_samples`` (the mean of per-sample dB)
-    get its final value in a column ``per-sample``.
+    The columns are fixed before the first row (so that a row can be printed
+    as soon as its method finishes): ``columns`` are ``(title, width)`` pairs,
+    the columns numbered in ``left`` (the first by default) left-aligned and
+    the rest right-aligned; a wider value shifts the rest of its own row only.
+    ``cells(name, result)`` returns the rows of one method's result as lists
+    of strings, one per column.
     """
-    per_sample = any("nmse_db_samples" in res for res in results.values())
-    head = (
-        ["method"]
-        + [f"@{c}" for c in columns]
-        + ["final"]
-        + (["per-sample"] if per_sample else [])
-        + ["n", "fit s", "predict s", "device"]
-    )
-    rows = []
-    for name, res in results.items():
-        curve = res["nmse_db"]
-        at = [curve[c - 1] if len(curve) >= c else None for c in columns]
-        extra = []
-        if per_sample:
-            samples = res.get("nmse_db_samples")
-            extra = [_fmt(samples[-1] if samples else None)]
-        rows.append(
-            [name]
-            + [_fmt(v) for v in at]
-            + [_fmt(curve[-1])]
-            + extra
-            + [
-                str(len(curve)),
-                f"{res['fit_seconds']:.2f}",
-                f"{res['predict_seconds']:.3f}",
-                res["device"],
-            ]
+
+    def __init__(self, columns, cells, legend, left=(0,)):
+        self.titles = [title for title, _ in columns]
+        self.widths = [max(width, len(title)) for title, width in columns]
+        self.cells = cells
+        self.legend = legend
+        self.left = set(left)
+
+    def _line(self, cells):
+        return "  ".join(
+            cell.ljust(width) if i in self.left else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, self.widths))
+        ).rstrip()
+
+    def header(self):
+        return "\n".join(
+            [self._line(self.titles), "  ".join("-" * w for w in self.widths)]
         )
-    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
-    lines = [
-        "  ".join(
-            h.rjust(w) if i else h.ljust(w)
-            for i, (h, w) in enumerate(zip(head, widths))
-        )
-    ]
-    lines.append("  ".join("-" * w for w in widths))
-    for r in rows:
-        lines.append(
-            "  ".join(
-                c.rjust(w) if i else c.ljust(w)
-                for i, (c, w) in enumerate(zip(r, widths))
-            )
-        )
-    return "\n".join(lines)
+
+    def rows(self, name, result):
+        """The lines of one method's rows."""
+        return "\n".join(self._line(cells) for cells in self.cells(name, result))
+
+    def render(self, results):
+        """The whole table: header, every method's rows, legend."""
+        body = [self.rows(name, res) for name, res in results.items()]
+        return "\n".join([self.header(), *body, self.legend])
 
 
-def write_results(output, payload, name="results.json"):
-    os.makedirs(output, exist_ok=True)
-    path = os.path.join(output, name)
-    with open(path, "w") as fh:
-        json.dump(payload, fh, indent=2)
-    return path
+def curve_columns(candidates, lengths):
+    """The ``@k`` columns worth printing: those some curve reaches.
+
+    ``lengths`` are the numbers of values the methods will record; a method
+    with a single final value fills no ``@k`` column, so it does not count.
+    """
+    longest = max((n for n in lengths if n > 1), default=0)
+    return [c for c in candidates if c <= longest]
 
 
 def format_training_times(payloads):
@@ -109,6 +107,62 @@ def format_training_times(payloads):
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------- files
+def write_json(path, payload):
+    """Write ``payload`` to ``path`` atomically: a reader (or a run stopped
+    midway) sees the previous complete file or the new one, never a part."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    # next to the target (os.replace stays on one file system), named after
+    # this process so that two runs writing one folder do not collide
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(payload, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_results(output, payload, name="results.json"):
+    return write_json(os.path.join(output, name), payload)
+
+
+# ----------------------------------------------------------------------- plots
+#: line styles of methods 1-10, 11-20, ...: with twenty colours, every method
+#: up to forty differs from every other in colour or style
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def method_styles(names):
+    """Colour and line style per method name (the same in every panel).
+
+    Up to ten methods take matplotlib's ``tab10`` colours; more take the
+    twenty of ``tab20`` (its ten dark shades, then the ten light ones), so no
+    two of the first twenty methods share a colour. Methods 11 to 20 are
+    dashed, 21 to 30 dotted, and so on.
+    """
+    from matplotlib import colormaps
+
+    names = list(dict.fromkeys(names))
+    if len(names) <= 10:
+        colours = list(colormaps["tab10"].colors)
+    else:
+        tab20 = colormaps["tab20"].colors
+        colours = list(tab20[0::2]) + list(tab20[1::2])
+    return {
+        name: {
+            "color": colours[i % len(colours)],
+            "linestyle": _LINESTYLES[(i // 10) % len(_LINESTYLES)],
+        }
+        for i, name in enumerate(names)
+    }
+
+
 def _pyplot():
     try:
         import matplotlib
@@ -124,18 +178,30 @@ def _draw(
     ax,
     results,
     title,
+    styles,
     ylabel="NMSE (dB)",
     xlabel="layer / iteration",
     yscale="linear",
 ):
     for name, res in results.items():
         curve = res["nmse_db"]
-        if len(curve) == 1:
-            ax.axhline(curve[0], linestyle="--", linewidth=1, label=name, color="gray")
+        style = styles[name]
+        if len(curve) == 1:  # a single final estimate: a level, not a curve
+            ax.axhline(
+                curve[0],
+                color=style["color"],
+                linestyle=":",
+                linewidth=1.2,
+                label=f"{name} (final)",
+            )
         else:
-            marker = "o" if len(curve) <= 64 else None
             ax.plot(
-                range(1, len(curve) + 1), curve, marker=marker, markersize=3, label=name
+                range(1, len(curve) + 1),
+                curve,
+                marker="o" if len(curve) <= 64 else None,
+                markersize=3,
+                label=name,
+                **style,
             )
     ax.set_xscale("log")
     ax.set_yscale(yscale)
@@ -143,44 +209,60 @@ def _draw(
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
 
 
-def plot_curves(output, results, title, filename="nmse.png", **labels):
+def _save(fig, output, filename, dpi):
+    os.makedirs(output, exist_ok=True)
+    path = os.path.join(output, filename)
+    # "tight" grows the canvas to hold the legend outside the axes
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def plot_curves(output, results, title, filename="nmse.png", dpi=110, **labels):
     """NMSE against layer / iteration for every method (log x axis; ``yscale``
-    among ``labels`` sets the y axis); returns the path, or None without
-    matplotlib."""
+    among ``labels`` sets the y axis), the legend right of the axes; returns
+    the path, or None without matplotlib."""
     plt = _pyplot()
     if plt is None:  # pragma: no cover
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    _draw(ax, results, title, **labels)
-    fig.tight_layout()
-    os.makedirs(output, exist_ok=True)
-    path = os.path.join(output, filename)
-    fig.savefig(path, dpi=120)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    _draw(ax, results, title, method_styles(results), **labels)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    path = _save(fig, output, filename, dpi)
     plt.close(fig)
     return path
 
 
-def plot_panels(output, payloads, titles, filename="figure5.png"):
-    """One panel per setting, as the survey's Figure 5."""
+def plot_panels(output, payloads, titles, filename="figure5.png", dpi=100):
+    """One panel per setting, as the survey's Figure 5, with one legend for
+    all panels right of them."""
     plt = _pyplot()
     if plt is None:  # pragma: no cover
         return None
+    styles = method_styles(m for p in payloads.values() for m in p["methods"])
     n = len(payloads)
     cols = min(n, 2)
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(
-        rows, cols, figsize=(6.5 * cols, 4.2 * rows), squeeze=False
+        rows, cols, figsize=(5.5 * cols, 3.8 * rows), squeeze=False
     )
+    legend = {}
     for ax, (setting, payload) in zip(axes.flat, payloads.items()):
-        _draw(ax, payload["methods"], titles[setting])
+        _draw(ax, payload["methods"], titles[setting], styles)
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.tight_layout()
-    os.makedirs(output, exist_ok=True)
-    path = os.path.join(output, filename)
-    fig.savefig(path, dpi=110)
+    fig.legend(
+        legend.values(),
+        legend.keys(),
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        fontsize=8,
+        frameon=False,
+    )
+    path = _save(fig, output, filename, dpi)
     plt.close(fig)
     return path

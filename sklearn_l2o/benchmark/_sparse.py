@@ -1,26 +1,37 @@
 """Sparse-recovery benchmark (survey Test 1): NMSE against layer per method."""
 
 import math
+import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso
 
-from .._classic import FISTA, ISTA
+import sklearn_l2o
+from sklearn_l2o import FISTA, ISTA
+
 from .._torch import resolve_device
-from ..datasets import make_sparse_recovery
-from ..metrics import _per_sample_db, nmse_db
+from ..datasets import (
+    SPARSE_RECOVERY_SETTINGS,
+    load_sparse_recovery,
+    make_sparse_recovery,
+)
+from ..metrics import nmse_db
 from ._report import (
-    format_table,
+    Table,
+    curve_columns,
+    describe_snr,
+    fmt,
     format_training_times,
     machine_description,
     plot_curves,
     plot_panels,
     write_results,
 )
+from ._runner import Method, Progress, check_methods, layer_steps, run_methods
 
 
 @dataclass
@@ -40,10 +51,22 @@ class Context:
     seed: int = 0
     caps: dict = field(default_factory=dict)
     weight_init: str = None
+    #: ``verbose`` of the trained estimators (1: a progress bar per fit)
+    verbose: int = 0
+    #: constructor options set last, over every other: the small training
+    #: budget of the time-estimate probes
+    overrides: dict = field(default_factory=dict)
 
 
 #: percentiles of the last estimate's per-sample NMSE saved with every result
 _PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
+
+
+def _per_sample_db(X_true, X_pred):
+    """Each row's NMSE in dB (no row of ``X_true`` may be zero)."""
+    error = np.sum((X_pred - X_true) ** 2, axis=1)
+    with np.errstate(divide="ignore"):
+        return 10 * np.log10(error / np.sum(X_true**2, axis=1))
 
 
 def _curves(X_true, estimates):
@@ -86,7 +109,90 @@ def _timed(fn, repeats=1):
     return best, result
 
 
-def _run_classic(cls):
+# ---------------------------------------------------------- time estimates
+#: the time-estimate probe of a trained solver: at most this many layers,
+#: training and test pairs, and this budget
+_PROBE_LAYERS = 4
+_PROBE_PAIRS = 2048
+_PROBE_TEST = 200
+_PROBE_BUDGET = {
+    "max_steps_per_stage": 5,
+    "patience": 5,
+    "refinement_steps": 5,
+    "refinement_patience": 5,
+}
+#: ISTA and FISTA are timed over this many iterations and twice as many
+_PROBE_ITERS = 10
+
+
+def _validations(n_layers, stage_steps, refinement_steps, settings):
+    """Validation passes of a stage-wise fit: one as each stage starts and
+    one every ``validation_interval`` steps, the threshold search's ten per
+    layer, and the final score of every layer."""
+    interval = max(1, settings.get("validation_interval", 1))
+    starts = 3 * n_layers + 2
+    chunks = 3 * n_layers * math.ceil(stage_steps / interval)
+    chunks += 2 * math.ceil(refinement_steps / interval)
+    search = 10 * n_layers if settings.get("threshold_search") else 0
+    return starts + chunks + search + n_layers
+
+
+def _estimate_unrolled(ctx, build, settings):
+    """Upper bound of a trained solver's seconds (fit and evaluation) from a
+    probe: the same estimator with at most ``_PROBE_LAYERS`` layers, trained
+    with ``_PROBE_BUDGET`` on the first ``_PROBE_PAIRS`` pairs.
+
+    ``settings`` are the full run's (the estimator's parameters). The probe's
+    ``predict`` prices a pass of one pair through one layer; its fit, less its
+    validation passes priced one layer deep, is steps, whose cost is taken to
+    grow in proportion to depth. Charging the full run's validation passes at
+    full depth and running every stage to its step limit make the estimate an
+    upper bound.
+    """
+    L = ctx.n_layers
+    probe = replace(
+        ctx,
+        B_train=ctx.B_train[:_PROBE_PAIRS],
+        X_train=ctx.X_train[:_PROBE_PAIRS],
+        n_layers=min(L, _PROBE_LAYERS),
+        verbose=0,
+        overrides=_PROBE_BUDGET,
+    )
+    est = build(probe)
+    wall, _ = _timed(lambda: est.fit(probe.B_train, probe.X_train))
+    fitting = getattr(est, "fit_seconds_", wall)
+    setup = max(wall - fitting, 0.0)  # data checks, analytic weights: once
+    B_probe = ctx.B_test[:_PROBE_TEST]
+    predict, _ = _timed(lambda: est.predict(B_probe))
+    pass_seconds = predict / (len(B_probe) * probe.n_layers)  # a pair, a layer
+    # staged curves, a warm-up and three timed predictions of the test set
+    evaluation = 5 * pass_seconds * len(ctx.B_test) * L
+    if "max_steps_per_stage" not in settings:
+        # trained another way (HyperLISTA's search): grows with pairs, layers
+        scale = len(ctx.B_train) / len(probe.B_train) * L / probe.n_layers
+        return setup + fitting * scale + evaluation
+
+    fraction = settings.get("validation_fraction", 0.1)
+
+    def validating(depth, n_pairs, budget):
+        passes = _validations(*budget, settings)
+        return passes * pass_seconds * round(fraction * n_pairs) * depth
+
+    small = (
+        probe.n_layers,
+        _PROBE_BUDGET["max_steps_per_stage"],
+        _PROBE_BUDGET["refinement_steps"],
+    )
+    stepping = fitting - validating(1, len(probe.B_train), small)
+    per_layer_step = max(stepping, 0.2 * fitting) / layer_steps(*small)
+    full = (L, settings["max_steps_per_stage"], settings["refinement_steps"])
+    training = per_layer_step * layer_steps(*full)
+    training += validating(L, len(ctx.B_train), full)
+    return setup + training + evaluation
+
+
+# ------------------------------------------------------------------ methods
+def _classic(cls):
     def run(ctx):
         est = cls(
             dictionary=ctx.A,
@@ -108,7 +214,22 @@ def _run_classic(cls):
             "params": {"alpha": ctx.alpha},
         }
 
-    return run
+    def estimate(ctx):
+        # two lengths, on at most _PROBE_TEST signals: what the iterations
+        # cost apart from the fixed part
+        probe = replace(
+            ctx, B_test=ctx.B_test[:_PROBE_TEST], X_test=ctx.X_test[:_PROBE_TEST]
+        )
+        short = min(ctx.classic_iters, _PROBE_ITERS)
+        once, _ = _timed(lambda: run(replace(probe, classic_iters=short)))
+        twice = once
+        if short < ctx.classic_iters:
+            twice, _ = _timed(lambda: run(replace(probe, classic_iters=2 * short)))
+        per_iteration = max(twice - once, 0.1 * twice) / short
+        seconds = once + per_iteration * (ctx.classic_iters - short)
+        return seconds * len(ctx.B_test) / len(probe.B_test)
+
+    return Method(run, estimate, curve_length=lambda ctx: ctx.classic_iters)
 
 
 def _run_lasso(ctx):
@@ -126,6 +247,13 @@ def _run_lasso(ctx):
     }
 
 
+def _estimate_lasso(ctx):
+    # one LASSO per test signal: the time grows with their number
+    probe = replace(ctx, B_test=ctx.B_test[:50], X_test=ctx.X_test[:50])
+    seconds, _ = _timed(lambda: _run_lasso(probe))
+    return seconds * len(ctx.B_test) / len(probe.B_test)
+
+
 def _capped(defaults, options, caps):
     """Lower the stage budget and patience to ``caps`` (if given); ``defaults``
     are the estimator's parameters."""
@@ -135,41 +263,58 @@ def _capped(defaults, options, caps):
     return options
 
 
-def _run_unrolled(cls, **extra):
-    def run(ctx):
+def _unrolled(cls, **extra):
+    """A trained solver, with ``extra`` constructor options."""
+
+    def options(ctx):
+        """The options the benchmark sets (what the results file records)."""
         accepted = cls().get_params()
         # training-budget options apply only to the solvers trained by gradient
         # steps (HyperLISTA searches its three constants instead)
         shared = {k: v for k, v in ctx.train_options.items() if k in accepted}
-        options = _capped(accepted, {**shared, **extra}, ctx.caps)
+        chosen = _capped(accepted, {**shared, **extra}, ctx.caps)
         if "weight_init" in accepted and ctx.weight_init is not None:
-            options["weight_init"] = ctx.weight_init
-        est = cls(
+            chosen["weight_init"] = ctx.weight_init
+        return chosen
+
+    def build(ctx):
+        accepted = cls().get_params()
+        more = {k: v for k, v in ctx.overrides.items() if k in accepted}
+        if ctx.verbose and "verbose" in accepted:
+            more.setdefault("verbose", ctx.verbose)
+        return cls(
             dictionary=ctx.A,
             n_layers=ctx.n_layers,
             device=ctx.device,
             random_state=ctx.seed,
-            **options,
+            **{**options(ctx), **more},
         )
+
+    def run(ctx):
+        est = build(ctx)
         fit_seconds, _ = _timed(lambda: est.fit(ctx.B_train, ctx.X_train))
         curves = _curves(ctx.X_test, est.staged_predict(ctx.B_test))
         est.predict(ctx.B_test)  # warm-up
         seconds, _ = _timed(lambda: est.predict(ctx.B_test), repeats=3)
+        settings = est.get_params()
+        settings.pop("verbose", None)
         return {
             **curves,
             "fit_seconds": fit_seconds,
             "predict_seconds": seconds,
             "device": str(est.device_),
             "train_steps": int(est.n_iter_),
-            "params": options,
+            "params": options(ctx),
             # every setting the fit ran with, defaults included, so that a
             # result stays readable when a default changes
-            "settings": {
-                k: v for k, v in est.get_params().items() if k != "dictionary"
-            },
+            "settings": {k: v for k, v in settings.items() if k != "dictionary"},
         }
 
-    return run
+    def estimate(ctx):
+        settings = {**cls().get_params(), **options(ctx)}
+        return _estimate_unrolled(ctx, build, settings)
+
+    return Method(run, estimate, curve_length=lambda ctx: ctx.n_layers)
 
 
 #: the unrolled solvers, in the order of the tables (public class names)
@@ -187,8 +332,7 @@ UNROLLED = [
 ]
 #: solvers run with a non-default option, under their own name: LAMP with
 #: the Bernoulli-Gaussian shrinkage of the LAMP paper (LAMP-bg), and ALISTA
-#: with each new layer's starting threshold searched (ALISTA-search; on the
-#: 512 x 1024 setting -81.4 dB against the default's -73.0, one CPU thread)
+#: with each new layer's starting threshold searched (ALISTA-search)
 VARIANTS = {
     "LAMP-bg": ("LAMP", {"shrinkage": "bg"}),
     "ALISTA-search": ("ALISTA", {"threshold_search": True}),
@@ -200,22 +344,20 @@ FIGURE5 = ["noiseless", "snr20", "coherent", "large"]
 
 
 def method_registry():
-    """Method name -> runner(ctx) -> result dict, for the methods installed."""
-    import sklearn_l2o
-
+    """Method name -> :class:`Method`, for the methods installed."""
     registry = {
-        "ISTA": _run_classic(ISTA),
-        "FISTA": _run_classic(FISTA),
-        "Lasso": _run_lasso,
+        "ISTA": _classic(ISTA),
+        "FISTA": _classic(FISTA),
+        "Lasso": Method(_run_lasso, _estimate_lasso, curve_length=lambda ctx: 1),
     }
     for name in UNROLLED:
         cls = getattr(sklearn_l2o, name, None)
         if cls is not None:
-            registry[name] = _run_unrolled(cls)
+            registry[name] = _unrolled(cls)
     for name, (cls_name, extra) in VARIANTS.items():
         cls = getattr(sklearn_l2o, cls_name, None)
         if cls is not None:
-            registry[name] = _run_unrolled(cls, **extra)
+            registry[name] = _unrolled(cls, **extra)
     return registry
 
 
@@ -232,8 +374,7 @@ def classic_alpha(snr):
 
 DEFAULTS = {
     # the papers' 51,200 training pairs: the learned-matrix solvers overfit
-    # fewer (LISTA-CPSS at SNR 40, capped stages: -42.8 dB with 20,000 pairs,
-    # -43.7 dB with 51,200)
+    # fewer
     "n_train": 51200,
     "n_test": 1000,
     "n_layers": 16,
@@ -257,30 +398,27 @@ QUICK = {
     },
 }
 
+#: ``--setting`` names besides the settings themselves
+SETTING_GROUPS = {"figure5": FIGURE5, "all": list(SPARSE_RECOVERY_SETTINGS)}
+
 
 def _settings(names):
-    from ..datasets import SPARSE_RECOVERY_SETTINGS
-
     out = []
     for name in names:
-        if name == "figure5":
-            out.extend(FIGURE5)
-        elif name == "all":
-            out.extend(SPARSE_RECOVERY_SETTINGS)
+        if name in SETTING_GROUPS:
+            out.extend(SETTING_GROUPS[name])
         elif name in SPARSE_RECOVERY_SETTINGS:
             out.append(name)
         else:
             raise SystemExit(
                 f"unknown setting {name!r}; choose from "
-                f"{sorted(SPARSE_RECOVERY_SETTINGS) + ['figure5', 'all']}"
+                f"{sorted(SPARSE_RECOVERY_SETTINGS) + list(SETTING_GROUPS)}"
             )
     return list(dict.fromkeys(out))
 
 
 def _load(setting, config, args):
     """Train and test pairs of one setting (a small Gaussian problem if quick)."""
-    from ..datasets import SPARSE_RECOVERY_SETTINGS, load_sparse_recovery
-
     keywords = SPARSE_RECOVERY_SETTINGS[setting]
     snr = keywords.get("snr") if args.snr is None else args.snr
     custom = args.n_features is not None or args.n_components is not None
@@ -314,7 +452,7 @@ def _load(setting, config, args):
     )
 
 
-def run_setting(setting, methods, registry, config, args, device):
+def _context(setting, config, args, device, verbose):
     B_train, X_train, B_test, X_test, A, snr = _load(setting, config, args)
     alpha = args.alpha
     if alpha is None:
@@ -333,31 +471,79 @@ def run_setting(setting, methods, registry, config, args, device):
         seed=args.seed,
         caps={"max_steps_per_stage": args.cap_steps, "patience": args.cap_patience},
         weight_init=args.weight_init,
+        verbose=verbose,
     )
-    title = (
-        f"{setting}: m={A.shape[0]}, n={A.shape[1]}, "
-        f"SNR={'inf' if snr is None else snr} dB"
+    return ctx, snr
+
+
+def _title(setting, ctx, snr):
+    m, n = ctx.A.shape
+    return f"{setting}: A {m} x {n}, {describe_snr(snr)}, {len(ctx.B_test)} test pairs"
+
+
+#: NMSE columns of the table: after this many layers / iterations
+LAYER_COLUMNS = (1, 2, 4, 8, 16)
+LEGEND = (
+    "@k: NMSE in dB (ratio of sums over the test set) after k layers or "
+    "iterations; final: NMSE of the last estimate (the only value of a method "
+    "with a single estimate, such as Lasso); per-sample: the last estimate's "
+    "mean per-sample NMSE in dB (the survey's definition); layers/iters: "
+    "layers of an unrolled solver, iterations of ISTA / FISTA; fit s: "
+    "training seconds; predict s: seconds to predict the test set; device: "
+    "where it ran"
+)
+
+
+def sparse_table(methods, registry, ctx):
+    """The results table of one setting, its columns fixed before the run."""
+    lengths = [
+        ctx.n_layers
+        if registry[m].curve_length is None
+        else registry[m].curve_length(ctx)
+        for m in methods
+    ]
+    at = curve_columns(LAYER_COLUMNS, lengths)
+
+    def cells(name, res):
+        curve = res["nmse_db"]
+        values = [
+            curve[c - 1] if 1 < len(curve) and c <= len(curve) else None for c in at
+        ]
+        samples = res.get("nmse_db_samples")
+        return [
+            [name]
+            + [fmt(v) for v in values]
+            + [
+                fmt(curve[-1]),
+                fmt(samples[-1] if samples else None),
+                str(len(curve)),
+                f"{res['fit_seconds']:.2f}",
+                f"{res['predict_seconds']:.3f}",
+                res["device"],
+            ]
+        ]
+
+    width = max(len(m) for m in methods)
+    columns = (
+        [("method", width)]
+        + [(f"@{c}", 6) for c in at]
+        + [("final", 6), ("per-sample", 6), ("layers/iters", 4)]
+        + [("fit s", 7), ("predict s", 6), ("device", 6)]
     )
-    print(
-        f"sparse recovery, {title}; {len(B_train)} training / {len(B_test)} "
-        f"test pairs; device: {machine_description(device)}",
-        flush=True,
-    )
-    results = {}
-    for name in methods:
-        print(f"  running {name} ...", flush=True)
-        results[name] = registry[name](ctx)
-    print(format_table(results))
-    payload = {
+    return Table(columns, cells, LEGEND)
+
+
+def _payload(setting, ctx, snr, results):
+    return {
         "task": "sparse_recovery",
         "setting": setting,
         "problem": {
-            "n_features": int(A.shape[0]),
-            "n_components": int(A.shape[1]),
+            "n_features": int(ctx.A.shape[0]),
+            "n_components": int(ctx.A.shape[1]),
             "snr_db": snr,
-            "n_train": len(B_train),
-            "n_test": len(B_test),
-            "seed": args.seed,
+            "n_train": len(ctx.B_train),
+            "n_test": len(ctx.B_test),
+            "seed": ctx.seed,
         },
         "nmse_definition": (
             "nmse_db: 10 log10(sum ||xhat - x||^2 / sum ||x||^2) over the test "
@@ -365,14 +551,12 @@ def run_setting(setting, methods, registry, config, args, device):
             "over the test set of 10 log10(||xhat - x||^2 / ||x||^2) (the survey "
             "code's)"
         ),
-        "machine": machine_description(device),
-        "methods": results,
+        "machine": machine_description(ctx.device),
+        "methods": dict(results),
     }
-    return payload, title
 
 
-def run(args):
-    """Run the sparse-recovery benchmark described by parsed ``args``."""
+def _config(args):
     config = dict(DEFAULTS)
     if args.quick:
         config.update(QUICK)
@@ -380,34 +564,70 @@ def run(args):
         value = getattr(args, key)
         if value is not None:
             config[key] = value
-    registry = method_registry()
-    methods = args.methods or DEFAULT_METHODS
-    if methods == ["all"]:
-        methods = list(registry)
-    unknown = [m for m in methods if m not in registry]
-    if unknown:
-        raise SystemExit(f"unknown method(s) {unknown}; choose from {list(registry)}")
+    return config
+
+
+def run(args, registry=None, progress=None):
+    """Run the sparse-recovery benchmark described by parsed ``args``.
+
+    ``registry`` maps method names to :class:`Method` entries (default:
+    :func:`method_registry`); ``progress`` prints the estimate and progress.
+    """
+    config = _config(args)
+    registry = method_registry() if registry is None else registry
+    methods = check_methods(args.methods, registry, DEFAULT_METHODS)
     device = str(resolve_device(args.device))
     settings = _settings(args.setting)
+    progress = Progress(probe=not args.quick) if progress is None else progress
+
+    # the estimate first: load each setting and time a few steps of each
+    # method; the first setting's data is kept for the run
+    first = None
+    for setting in settings:
+        loaded = _context(setting, config, args, device, args.verbose)
+        progress.estimate(setting, methods, registry, loaded[0])
+        first = first or loaded
+        del loaded
+    progress.announce()
 
     payloads, titles = {}, {}
     for setting in settings:
-        payloads[setting], titles[setting] = run_setting(
-            setting, methods, registry, config, args, device
+        ctx, snr = first or _context(setting, config, args, device, args.verbose)
+        first = None
+        titles[setting] = _title(setting, ctx, snr)
+        print(
+            f"\nsparse recovery, {titles[setting]}; {len(ctx.B_train)} training "
+            f"pairs; device: {machine_description(device)}",
+            flush=True,
         )
-        plot_curves(
-            args.output,
-            payloads[setting]["methods"],
-            titles[setting],
-            filename=f"nmse_{setting}.png",
-        )
+
+        def save(results, setting=setting, ctx=ctx, snr=snr):
+            payloads[setting] = _payload(setting, ctx, snr, results)
+            write_results(args.output, _combined(payloads, len(settings) > 1))
+
+        table = sparse_table(methods, registry, ctx)
+        try:
+            run_methods(setting, methods, registry, ctx, table, save, progress)
+        finally:  # also when stopped: the plot of what finished
+            if setting in payloads:
+                plot_curves(
+                    args.output,
+                    payloads[setting]["methods"],
+                    titles[setting],
+                    filename=f"nmse_{setting}.png",
+                )
+        del ctx
     if len(settings) > 1:
         print("\ntraining time (fit seconds / steps) per method and setting")
         print(format_training_times(payloads))
-        payload = {"task": "sparse_recovery", "settings": payloads}
         plot_panels(args.output, payloads, titles)
-    else:
-        payload = payloads[settings[0]]
-    path = write_results(args.output, payload)
+    path = os.path.join(args.output, "results.json")
     print(f"wrote {path} and the plots in {args.output}")
-    return payload
+    return _combined(payloads, len(settings) > 1)
+
+
+def _combined(payloads, several):
+    """The results file: one setting's payload, or every setting's."""
+    if not several:
+        return next(iter(payloads.values()))
+    return {"task": "sparse_recovery", "settings": dict(payloads)}

@@ -1,0 +1,154 @@
+"""Running a benchmark's methods one after another.
+
+Before the long part, every method's run time is estimated; then each method
+prints a progress line (stderr) when it starts, and its table row (stdout)
+and the results file when it finishes, so that a run stopped midway leaves
+the finished methods' results behind.
+"""
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Method:
+    """One entry of a benchmark's method registry.
+
+    Attributes
+    ----------
+    run : callable
+        ``run(ctx) -> dict``: run the method on a problem's context and
+        return its result, as the results file stores it.
+    estimate : callable or None
+        ``estimate(ctx) -> float``: an upper bound of ``run(ctx)``'s seconds,
+        from a few real steps timed on the same data; None: not estimated.
+    curve_length : callable or None
+        ``curve_length(ctx) -> int``: how many values ``run`` will record
+        (layers or iterations), which sets the table's columns; None: the
+        task's default.
+    """
+
+    run: Callable
+    estimate: Callable = None
+    curve_length: Callable = None
+
+
+def layer_steps(n_layers, stage_steps, refinement_steps):
+    """A stage-wise training budget in layer-steps (a step at depth k runs k
+    layers): three stages of ``stage_steps`` at each depth, then two
+    refinement stages of ``refinement_steps`` at full depth."""
+    stagewise = 3 * stage_steps * n_layers * (n_layers + 1) / 2
+    return stagewise + 2 * refinement_steps * n_layers
+
+
+def format_duration(seconds):
+    """``"under 1 s"``, ``"42 s"``, ``"17 min"``, ``"2 h 05 min"``."""
+    if seconds < 1:
+        return "under 1 s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class Progress:
+    """Time estimates and progress lines of one command, on ``stream``.
+
+    ``problems`` name the settings (sizes, dimensions, ...) a command runs,
+    in order; a method's estimate and progress are kept per problem. With
+    ``probe=False`` nothing is estimated (a ``--quick`` run takes seconds,
+    about what the estimate would).
+    """
+
+    def __init__(self, stream=None, probe=True):
+        self.stream = sys.stderr if stream is None else stream
+        self.probe = probe
+        self.start = time.perf_counter()
+        self.estimates = {}  # (problem, method) -> seconds, or None
+        self.done = set()
+
+    def _print(self, text):
+        print(text, file=self.stream, flush=True)
+
+    def estimate(self, problem, methods, registry, ctx):
+        """Estimate every method of one problem (this runs a few real steps
+        of each trained method), printing each estimate as it is made."""
+        if not self.probe:
+            return
+        if not self.estimates:
+            self._print(
+                "time estimate: timing a few training steps of each method "
+                "(an upper bound: it assumes that every training stage runs to "
+                "its step limit, but stages that stop improving end early)"
+            )
+        for name in methods:
+            entry = registry[name]
+            seconds = None if entry.estimate is None else entry.estimate(ctx)
+            self.estimates[(problem, name)] = seconds
+            what = "not estimated" if seconds is None else format_duration(seconds)
+            self._print(f"  {problem}: {name}: {what}")
+
+    def announce(self):
+        """Print the total estimate (after :meth:`estimate`)."""
+        if not self.probe:
+            self._print("time estimate: none for a quick run")
+            return
+        total = sum(s for s in self.estimates.values() if s is not None)
+        missing = [name for (_, name), s in self.estimates.items() if s is None]
+        line = f"time estimate: at most {format_duration(total)} in all"
+        if missing:
+            line += f", plus {', '.join(dict.fromkeys(missing))} (not estimated)"
+        self._print(line + f"; the estimate took {format_duration(self.elapsed())}")
+
+    def elapsed(self):
+        return time.perf_counter() - self.start
+
+    def left(self):
+        return sum(
+            seconds
+            for key, seconds in self.estimates.items()
+            if key not in self.done and seconds is not None
+        )
+
+    def begin(self, problem, name, index, count):
+        line = f"{problem}: method {index}/{count}: {name} ... "
+        line += f"({format_duration(self.elapsed())} elapsed"
+        if self.estimates:
+            line += f", at most {format_duration(self.left())} left"
+        self._print(line + ")")
+
+    def end(self, problem, name):
+        self.done.add((problem, name))
+
+
+def check_methods(requested, registry, default):
+    """The methods to run: ``requested`` (``["all"]``: every one) or
+    ``default``; unknown names end the command with the valid ones."""
+    methods = requested or default
+    if list(methods) == ["all"]:
+        return list(registry)
+    unknown = [m for m in methods if m not in registry]
+    if unknown:
+        raise SystemExit(f"unknown method(s) {unknown}; choose from {list(registry)}")
+    return list(methods)
+
+
+def run_methods(problem, methods, registry, ctx, table, save, progress, out=None):
+    """Run ``methods`` on one problem; after each, save every finished result
+    (``save(results)``) and print the method's table rows. Returns the
+    results, method name -> result."""
+    out = sys.stdout if out is None else out
+    results = {}
+    print(table.header(), file=out, flush=True)
+    for index, name in enumerate(methods, 1):
+        progress.begin(problem, name, index, len(methods))
+        results[name] = registry[name].run(ctx)
+        save(results)
+        print(table.rows(name, results[name]), file=out, flush=True)
+        progress.end(problem, name)
+    print(table.legend, file=out, flush=True)
+    return results
