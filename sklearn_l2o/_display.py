@@ -10,9 +10,9 @@ import numpy as np
 
 from ._metrics import nmse_db
 
-#: the line styles that, with the 10 colours of the default cycle, give 40
-#: distinguishable curves
-_STYLES = ("-", "--", "-.", ":")
+#: line styles of curves 1-10, 11-20, ...: with twenty colours, every curve
+#: up to forty differs from every other in colour or style
+_LINESTYLES = ("-", "--", ":", "-.")
 
 
 def _pyplot():
@@ -31,13 +31,40 @@ def _axes(ax):
     return ax
 
 
-def _style(i):
-    """Colour and line style of the i-th curve: no two curves alike up to 40."""
-    return {"color": f"C{i % 10}", "linestyle": _STYLES[(i // 10) % len(_STYLES)]}
+def curve_styles(names):
+    """Colour and line style per curve name, no two alike up to forty.
+
+    Up to ten curves take matplotlib's ``tab10`` colours; more take the twenty
+    of ``tab20`` (its ten dark shades, then the ten light ones), so no two of
+    the first twenty share a colour. Curves 11 to 20 are dashed, 21 to 30
+    dotted, and so on. Passing the same names gives the same styles, so that
+    several plots of the same solvers match.
+    """
+    from matplotlib import colormaps
+
+    names = list(dict.fromkeys(names))
+    if len(names) <= 10:
+        colours = list(colormaps["tab10"].colors)
+    else:
+        tab20 = colormaps["tab20"].colors
+        colours = list(tab20[0::2]) + list(tab20[1::2])
+    return {
+        name: {
+            "color": colours[i % len(colours)],
+            "linestyle": _LINESTYLES[(i // 10) % len(_LINESTYLES)],
+        }
+        for i, name in enumerate(names)
+    }
 
 
 def _legend_outside(ax):
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+        fontsize=7,
+        frameon=False,
+    )
 
 
 class NMSECurveDisplay:
@@ -89,7 +116,17 @@ class NMSECurveDisplay:
         self.curves = {name: np.asarray(c, dtype=float) for name, c in curves.items()}
         self.title = title
 
-    def plot(self, ax=None, *, log_x=False, title=None):
+    def plot(
+        self,
+        ax=None,
+        *,
+        log_x=False,
+        title=None,
+        styles=None,
+        legend=True,
+        ylabel="NMSE (dB)",
+        yscale="linear",
+    ):
         """Draw the curves.
 
         Parameters
@@ -100,28 +137,52 @@ class NMSECurveDisplay:
             A logarithmic layer / iteration axis (for long classic runs).
         title : str, default=None
             Replaces the display's title.
+        styles : dict of str to dict, default=None
+            Line properties per curve name (see :func:`curve_styles`, which
+            gives the default); shared styles make several plots match.
+        legend : bool, default=True
+            Draw a legend right of the axes.
+        ylabel : str, default="NMSE (dB)"
+            The y axis' label, for curves of another quantity.
+        yscale : {"linear", "log"}, default="linear"
 
         Returns
         -------
         display : NMSECurveDisplay
         """
         ax = _axes(ax)
+        styles = curve_styles(self.curves) if styles is None else styles
         self.lines_ = {}
-        for i, (name, curve) in enumerate(self.curves.items()):
-            steps = np.arange(1, curve.size + 1)
-            marker = "o" if curve.size == 1 else None
+        for name, curve in self.curves.items():
+            if curve.size == 1:
+                # a solver with one final estimate: a level, not a curve
+                self.lines_[name] = ax.axhline(
+                    curve[0],
+                    color=styles[name]["color"],
+                    linestyle=":",
+                    linewidth=1.2,
+                    label=f"{name} (final)",
+                )
+                continue
             (self.lines_[name],) = ax.plot(
-                steps, curve, label=name, marker=marker, **_style(i)
+                np.arange(1, curve.size + 1),
+                curve,
+                label=name,
+                marker="o" if curve.size <= 64 else None,
+                markersize=3,
+                **styles[name],
             )
         if log_x:
             ax.set_xscale("log")
+        ax.set_yscale(yscale)
         ax.set_xlabel("layer / iteration")
-        ax.set_ylabel("NMSE (dB)")
+        ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         title = self.title if title is None else title
         if title:
-            ax.set_title(title)
-        _legend_outside(ax)
+            ax.set_title(title, fontsize=9)
+        if legend:
+            _legend_outside(ax)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
@@ -292,7 +353,7 @@ class TrainingHistoryDisplay:
         display : TrainingHistoryDisplay
         """
         ax = _axes(ax)
-        phases = list(dict.fromkeys(record["phase"] for record in self.history))
+        styles = curve_styles(record["phase"] for record in self.history)
         self.lines_, offset, labelled = [], 0, set()
         for record in self.history:
             curve = np.asarray(record["curve"], dtype=float).reshape(-1, 2)
@@ -300,10 +361,7 @@ class TrainingHistoryDisplay:
             label = None if phase in labelled else phase
             labelled.add(phase)
             (line,) = ax.plot(
-                offset + curve[:, 0],
-                curve[:, 1],
-                label=label,
-                **_style(phases.index(phase)),
+                offset + curve[:, 0], curve[:, 1], label=label, **styles[phase]
             )
             self.lines_.append(line)
             ax.axvline(offset, color="0.85", linewidth=0.5, zorder=0)

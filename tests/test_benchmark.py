@@ -481,7 +481,7 @@ def test_quick_tables_have_no_empty_columns(tmp_path, capsys):
 
 
 def test_twenty_methods_get_twenty_colours():
-    from sklearn_l2o.benchmark._report import method_styles
+    from sklearn_l2o._display import curve_styles as method_styles
     from sklearn_l2o.benchmark._sparse import method_registry
 
     styles = method_styles(f"method {i}" for i in range(20))
@@ -517,26 +517,6 @@ def test_progress_prints_an_estimate_then_each_method(tmp_path, capsys):
     assert "method 1/3: Slow" in err and "method 3/3: Quick" in err
     assert "at most 2 min left" in err  # before the first method
     assert err.index("time estimate") < err.index("method 1/3")
-
-
-def test_estimate_of_a_trained_solver_bounds_its_run(tmp_path):
-    # a probe of a few steps, scaled to the full budget, is an upper bound
-    from dataclasses import replace
-
-    from sklearn_l2o.benchmark import _sparse
-
-    args = _quick_args(tmp_path, "ALISTA")
-    ctx, _ = _sparse._context("canonical", _sparse._config(args), args, "cpu", 0)
-    budget = {"patience": 40, "refinement_patience": 100}
-    ctx = replace(ctx, train_options={**ctx.train_options, **budget})
-    alista = _sparse.method_registry()["ALISTA"]
-    estimate = alista.estimate(ctx)
-    start = time.perf_counter()
-    result = alista.run(ctx)
-    seconds = time.perf_counter() - start
-    assert result["train_steps"] == 4 * 3 * 40 + 2 * 100  # every stage ran out
-    # without the scaling to the full budget it would be about a tenth
-    assert 0.2 * seconds < estimate < 30 * seconds
 
 
 class _FixedFit:

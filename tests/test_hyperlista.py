@@ -244,9 +244,9 @@ def test_validation_is_capped():
 
 def test_verbose_shows_the_search_and_reports_each_round(small_problem, capsys):
     B, X, _, _, A = small_problem
-    HyperLISTA(
-        dictionary=A, n_layers=3, search_rounds=2, verbose=2, device="cpu"
-    ).fit(B[:300], X[:300])
+    HyperLISTA(dictionary=A, n_layers=3, search_rounds=2, verbose=2, device="cpu").fit(
+        B[:300], X[:300]
+    )
     err, out = capsys.readouterr()
     text = err + out
     assert "HyperLISTA search" in text and "at most" in text

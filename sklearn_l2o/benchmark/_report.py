@@ -7,6 +7,9 @@ import platform
 
 import torch
 
+from .._display import curve_styles
+from ..metrics import NMSECurveDisplay
+
 
 def machine_description(device):
     """One line naming where the numbers were measured."""
@@ -133,36 +136,6 @@ def write_results(output, payload, name="results.json"):
 
 
 # ----------------------------------------------------------------------- plots
-#: line styles of methods 1-10, 11-20, ...: with twenty colours, every method
-#: up to forty differs from every other in colour or style
-_LINESTYLES = ("-", "--", ":", "-.")
-
-
-def method_styles(names):
-    """Colour and line style per method name (the same in every panel).
-
-    Up to ten methods take matplotlib's ``tab10`` colours; more take the
-    twenty of ``tab20`` (its ten dark shades, then the ten light ones), so no
-    two of the first twenty methods share a colour. Methods 11 to 20 are
-    dashed, 21 to 30 dotted, and so on.
-    """
-    from matplotlib import colormaps
-
-    names = list(dict.fromkeys(names))
-    if len(names) <= 10:
-        colours = list(colormaps["tab10"].colors)
-    else:
-        tab20 = colormaps["tab20"].colors
-        colours = list(tab20[0::2]) + list(tab20[1::2])
-    return {
-        name: {
-            "color": colours[i % len(colours)],
-            "linestyle": _LINESTYLES[(i // 10) % len(_LINESTYLES)],
-        }
-        for i, name in enumerate(names)
-    }
-
-
 def _pyplot():
     try:
         import matplotlib
@@ -174,41 +147,14 @@ def _pyplot():
     return plt
 
 
-def _draw(
-    ax,
-    results,
-    title,
-    styles,
-    ylabel="NMSE (dB)",
-    xlabel="layer / iteration",
-    yscale="linear",
-):
-    for name, res in results.items():
-        curve = res["nmse_db"]
-        style = styles[name]
-        if len(curve) == 1:  # a single final estimate: a level, not a curve
-            ax.axhline(
-                curve[0],
-                color=style["color"],
-                linestyle=":",
-                linewidth=1.2,
-                label=f"{name} (final)",
-            )
-        else:
-            ax.plot(
-                range(1, len(curve) + 1),
-                curve,
-                marker="o" if len(curve) <= 64 else None,
-                markersize=3,
-                label=name,
-                **style,
-            )
-    ax.set_xscale("log")
-    ax.set_yscale(yscale)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
-    ax.grid(True, alpha=0.3)
+def _draw(ax, results, title, styles, legend=False, xlabel=None, **labels):
+    """The methods' curves on ``ax``, drawn by :class:`NMSECurveDisplay`."""
+    curves = {name: res["nmse_db"] for name, res in results.items()}
+    NMSECurveDisplay(curves, title=title).plot(
+        ax, log_x=True, styles=styles, legend=legend, **labels
+    )
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
 
 
 def _save(fig, output, filename, dpi):
@@ -227,8 +173,7 @@ def plot_curves(output, results, title, filename="nmse.png", dpi=110, **labels):
     if plt is None:  # pragma: no cover
         return None
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    _draw(ax, results, title, method_styles(results), **labels)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    _draw(ax, results, title, curve_styles(results), legend=True, **labels)
     path = _save(fig, output, filename, dpi)
     plt.close(fig)
     return path
@@ -240,7 +185,7 @@ def plot_panels(output, payloads, titles, filename="figure5.png", dpi=100):
     plt = _pyplot()
     if plt is None:  # pragma: no cover
         return None
-    styles = method_styles(m for p in payloads.values() for m in p["methods"])
+    styles = curve_styles(m for p in payloads.values() for m in p["methods"])
     n = len(payloads)
     cols = min(n, 2)
     rows = (n + cols - 1) // cols

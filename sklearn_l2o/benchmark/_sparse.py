@@ -13,6 +13,7 @@ from sklearn.linear_model import Lasso
 import sklearn_l2o
 from sklearn_l2o import FISTA, ISTA
 
+from .._metrics import _per_sample_db
 from .._torch import resolve_device
 from ..datasets import (
     SPARSE_RECOVERY_SETTINGS,
@@ -60,13 +61,6 @@ class Context:
 
 #: percentiles of the last estimate's per-sample NMSE saved with every result
 _PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
-
-
-def _per_sample_db(X_true, X_pred):
-    """Each row's NMSE in dB (no row of ``X_true`` may be zero)."""
-    error = np.sum((X_pred - X_true) ** 2, axis=1)
-    with np.errstate(divide="ignore"):
-        return 10 * np.log10(error / np.sum(X_true**2, axis=1))
 
 
 def _curves(X_true, estimates):
