@@ -63,6 +63,8 @@ numpydoc_xref_aliases = {
     # numpydoc links these to the glossary under the name "array_like"
     "array-like": ":term:`array-like <numpy:array_like>`",
     "array_like": ":term:`array_like <numpy:array_like>`",
+    # rather than the function callable(), shown as "callable()"
+    "callable": ":term:`callable <python:callable>`",
     "ndarray": "numpy.ndarray",
     "Bunch": "sklearn.utils.Bunch",
     "RandomState": "numpy.random.RandomState",

@@ -139,6 +139,7 @@ OBJECTS = {
         "Python",
         "3",
         [
+            ("term", "callable", "glossary"),
             ("term", "iterable", "glossary"),
             ("data", "None", "library/constants"),
             ("data", "True", "library/constants"),
