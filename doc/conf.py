@@ -40,12 +40,7 @@ html_theme_options = {
 nitpicky = True
 # references in sklearn_l2o's docstrings that have no target yet; each entry
 # goes once its docstring is fixed
-nitpick_ignore = [
-    # LearnedOptimizer's Notes link a private class
-    ("py:class", "sklearn_l2o._learned_rules.ProximalOptimizer"),
-    # make_rastrigin_problems: the class is in sklearn_l2o.problems
-    ("py:meth", "RastriginProblems.initial_point"),
-]
+nitpick_ignore = []
 
 # --------------------------------------------------------------------- API
 autosummary_generate = True

@@ -14,6 +14,7 @@ from ._learned_optimizer import LearnedOptimizer
 from ._lfista import LFISTA
 from ._lista import LISTA, LISTASS
 from ._lista_cp import LISTACP, LISTACPSS
+from ._safeguard import Safeguarded
 from ._steplista import StepLISTA
 from ._tilista import TiLISTA
 
@@ -34,6 +35,7 @@ __all__ = [
     "LISTACP",
     "LISTACPSS",
     "LISTASS",
+    "Safeguarded",
     "StepLISTA",
     "TiLISTA",
     "__version__",

@@ -284,12 +284,15 @@ class ISTA(_ProximalGradient):
     __doc__ = (
         """Iterative shrinkage-thresholding for the LASSO, batched over signals.
 
-    Solves, for every row b of ``B``,
+    Solves, for every row b of ``X``::
 
         min_x 1/2 ||A x - b||^2 + alpha ||x||_1
 
-    with x <- eta_{alpha/L}(x - A^T (A x - b) / L), L = ||A||_2^2, all rows at
-    once as one torch computation.
+    with the iteration::
+
+        x <- eta_{alpha / L}(x - A^T (A x - b) / L),    L = ||A||_2^2,
+
+    all rows at once as one torch computation.
 """
         + _DOC_PARAMETERS
         + """
@@ -327,12 +330,14 @@ class FISTA(_ProximalGradient):
     __doc__ = (
         """Fast iterative shrinkage-thresholding (FISTA) for the LASSO, batched.
 
-    Solves, for every row b of ``B``,
+    Solves, for every row b of ``X``::
 
         min_x 1/2 ||A x - b||^2 + alpha ||x||_1
 
-    taking the ISTA step at the extrapolated point
-    y^k = x^k + (t_k - 1)/t_{k+1} (x^k - x^{k-1}), t_{k+1} = (1 + sqrt(1 + 4 t_k^2))/2.
+    taking the ISTA step at the extrapolated point::
+
+        y^k = x^k + (t_k - 1) / t_{k+1} (x^k - x^{k-1}),
+        t_{k+1} = (1 + sqrt(1 + 4 t_k^2)) / 2.
 """
         + _DOC_PARAMETERS
         + """

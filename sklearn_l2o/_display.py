@@ -138,8 +138,9 @@ class NMSECurveDisplay:
         title : str, default=None
             Replaces the display's title.
         styles : dict of str to dict, default=None
-            Line properties per curve name (see :func:`curve_styles`, which
-            gives the default); shared styles make several plots match.
+            Line properties per curve name (colour, line style); by default
+            no two of the first forty curves look alike. Passing the same
+            styles to several plots makes their curves match.
         legend : bool, default=True
             Draw a legend right of the axes.
         ylabel : str, default="NMSE (dB)"

@@ -203,7 +203,7 @@ default=None
     the step size eta and momentum weight mu of a proximal heavy-ball step,
     x_{t+1} = prox_{eta h}(x_t - eta grad f(x_t) + mu (x_t - x_{t-1})) for
     an objective f + h, so that its iterates reach the exact zeros of a LASSO
-    solution (see :class:`~sklearn_l2o._learned_rules.ProximalOptimizer`). It
+    solution. It
     is model-free in that it knows neither the problem's matrix nor an
     algorithm to unroll, but it is told the non-smooth term and, for its
     "auto" starting step 1 / L, the Lipschitz constant of the smooth part's

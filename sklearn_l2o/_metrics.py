@@ -27,13 +27,13 @@ def _as_2d(name, a):
 def nmse_db(X_true, X_pred, *, average="ratio"):
     """Normalised mean squared error in decibels.
 
-    With ``average="ratio"`` (the default), a ratio of sums over the samples,
+    With ``average="ratio"`` (the default), a ratio of sums over the samples::
 
         NMSE_dB = 10 log10( sum_q ||xhat_q - x_q||^2 / sum_q ||x_q||^2 ),
 
     the definition of the LISTA-CPSS and ALISTA papers. With
     ``average="samples"``, the mean over the samples of each sample's NMSE in
-    dB,
+    dB::
 
         NMSE_dB = mean_q 10 log10( ||xhat_q - x_q||^2 / ||x_q||^2 ),
 

@@ -9,9 +9,11 @@ import torch
 from sklearn.base import BaseEstimator
 
 
-class _ShortArray:
-    def __init__(self, array):
-        self.text = f"<{type(array).__name__} of shape {np.shape(array)}>"
+class _Verbatim:
+    """Printed as the text it holds (by scikit-learn's pretty printer too)."""
+
+    def __init__(self, text):
+        self.text = text
 
     def __repr__(self):
         return self.text
@@ -24,8 +26,12 @@ class ShortReprMixin:
     def __repr__(self, N_CHAR_MAX=700):
         short = object.__new__(type(self))
         for name, value in self.get_params(deep=False).items():
-            if np.ndim(value) >= 1 and not isinstance(value, tuple | list | str):
-                value = _ShortArray(value)
+            if isinstance(value, ShortReprMixin):  # a nested estimator
+                value = _Verbatim(repr(value))
+            elif np.ndim(value) >= 1 and not isinstance(value, tuple | list | str):
+                value = _Verbatim(
+                    f"<{type(value).__name__} of shape {np.shape(value)}>"
+                )
             setattr(short, name, value)
         return BaseEstimator.__repr__(short, N_CHAR_MAX=N_CHAR_MAX)
 

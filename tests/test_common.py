@@ -24,6 +24,8 @@ from sklearn_l2o import (
     AnalyticOptimizer,
     HyperLISTA,
     LearnedOptimizer,
+    Safeguarded,
+    StepLISTA,
     TiLISTA,
 )
 from sklearn_l2o._base import UnrolledRegressor
@@ -73,6 +75,9 @@ ESTIMATORS = [
     LearnedOptimizer(**FAST_LEARNED),
     AnalyticOptimizer(n_steps=5, device="cpu"),
     HyperLISTA(n_layers=2, search_rounds=1, device="cpu", random_state=0),
+    StepLISTA(**FAST_UNROLLED),
+    Safeguarded(ALISTA(**FAST_UNROLLED), alpha=0.01),
+    Safeguarded(LAMP(**FAST_UNROLLED, dtype="float64"), alpha=0.01, max_iter=50),
 ]
 if torch.cuda.is_available():
     ESTIMATORS += [

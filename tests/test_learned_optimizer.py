@@ -1,6 +1,4 @@
-import io
 import pickle
-from contextlib import redirect_stderr
 
 import numpy as np
 import pytest
@@ -304,13 +302,14 @@ def test_layout_means_and_expands_per_tensor():
     torch.testing.assert_close(layout.expand(means)[:, :, 0], expected[:, [0, 0, 1, 0]])
 
 
-def test_verbose_prints_progress(quadratics):
+def test_verbose_shows_progress_and_the_stages(quadratics, capsys):
     train, _ = quadratics
-    buffer = io.StringIO()
-    with redirect_stderr(buffer):
-        LearnedOptimizer(max_episodes=4, verbose=1, device="cpu", **FAST).fit(train)
-    lines = buffer.getvalue().strip().splitlines()
-    assert len(lines) == 2 and "validation" in lines[0]
+    LearnedOptimizer(max_episodes=4, verbose=2, device="cpu", **FAST).fit(train)
+    err, out = capsys.readouterr()
+    text = err + out
+    assert "meta-training DMOptimizer" in text and "at most" in text
+    assert "100%" in text
+    assert "curriculum stage 0 (length 20)" in text
 
 
 def test_bad_input_is_a_value_error(quadratics):

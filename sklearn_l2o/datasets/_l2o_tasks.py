@@ -193,8 +193,9 @@ def make_rastrigin_problems(
         Weight of the cosine term.
     n_starts : int, default=1
         Rows per function: each function's row is repeated ``n_starts`` times
-        in a row, and since :meth:`RastriginProblems.initial_point` draws a
-        start per row, a function gets ``n_starts`` random starts (the
+        in a row, and since
+        :meth:`~sklearn_l2o.problems.RastriginProblems.initial_point` draws
+        a start per row, a function gets ``n_starts`` random starts (the
         survey's test uses 10).
     init_radius : float, default=5.12
         Starts are uniform on ``[-init_radius, init_radius]^n``.

@@ -1,0 +1,443 @@
+"""Safeguarded unrolled solvers: a learned update is kept only where it is no
+worse than FISTA's, and every prediction comes with a certificate."""
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    MetaEstimatorMixin,
+    RegressorMixin,
+    TransformerMixin,
+    clone,
+)
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import UnrolledRegressor
+from ._mixins import ShortReprMixin
+from ._shrinkage import soft_threshold
+from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
+from ._starts import fista_momentum_sequence
+from ._torch import to_numpy
+
+_CHUNK = 4096
+
+
+def _objective(residual, x, alpha):
+    """Per-row LASSO objective from the residual A x - b."""
+    return 0.5 * torch.sum(residual**2, dim=1) + alpha * torch.sum(x.abs(), dim=1)
+
+
+def relative_duality_gap(A, b, x, alpha):
+    """Each row's LASSO duality gap over its objective, (P(x) - D(theta)) / P(x).
+
+    P(x) = 1/2 ||A x - b||^2 + alpha ||x||_1 is the LASSO objective and
+    D(theta) = 1/2 ||b||^2 - 1/2 ||b - theta||^2 its dual, at the feasible
+    point theta = r min(1, alpha / ||A^T r||_inf) made from the residual
+    r = b - A x. The gap bounds the suboptimality, P(x) - P(x*) <= gap, and
+    vanishes exactly at the solution; a row whose objective is zero (b = 0,
+    x = 0) has gap zero.
+    """
+    r = b - x @ A.T
+    primal = 0.5 * torch.sum(r**2, dim=1) + alpha * torch.sum(x.abs(), dim=1)
+    correlation = torch.amax((r @ A).abs(), dim=1)
+    scale = torch.clamp(alpha / correlation.clamp_min(torch.finfo(r.dtype).tiny), max=1)
+    theta = r * scale[:, None]
+    dual = 0.5 * torch.sum(b**2, dim=1) - 0.5 * torch.sum((b - theta) ** 2, dim=1)
+    gap = (primal - dual).clamp_min(0.0)
+    return gap / primal.clamp_min(torch.finfo(r.dtype).tiny)
+
+
+class _Fista:
+    """FISTA on every row from zero, tracking A x so that the objective of each
+    iterate costs no extra product with A."""
+
+    def __init__(self, A, b, alpha, step):
+        self.A, self.b, self.alpha, self.step = A, b, alpha, step
+        zeros = b.new_zeros(b.shape[0], A.shape[1])
+        self.x, self.y = zeros, zeros
+        self.Ax = self.Ay = torch.zeros_like(b)
+        self.weights = fista_momentum_sequence()
+        next(self.weights)
+
+    def __next__(self):
+        grad = (self.Ay - self.b) @ self.A
+        x = soft_threshold(self.y - self.step * grad, self.alpha * self.step)
+        Ax = x @ self.A.T
+        weight = next(self.weights)
+        self.y = x + weight * (x - self.x)
+        self.Ay = Ax + weight * (Ax - self.Ax)
+        self.x, self.Ax = x, Ax
+        return x, _objective(Ax - self.b, x, self.alpha)
+
+
+class Safeguarded(
+    ShortReprMixin, MetaEstimatorMixin, RegressorMixin, TransformerMixin, BaseEstimator
+):
+    """An unrolled solver whose layers cannot do worse than FISTA's iterations.
+
+    At every layer k and for every signal, the learned layer's output is kept
+    only if its energy (the LASSO objective, by default) is no higher than
+    that of the k-th FISTA iterate on the same signal; otherwise the FISTA
+    iterate replaces it, and the next layer starts from there. So, signal by
+    signal and layer by layer, the safeguarded output is never worse in that
+    energy than FISTA with as many iterations, on any input, while in
+    distribution, where the learned layers are far ahead of FISTA, it is the
+    solver's own output. After the last layer, up to ``max_iter`` FISTA
+    iterations continue each signal until its certificate, the relative
+    duality gap of the LASSO, is at most ``tol``.
+
+    Every prediction has a certificate (:meth:`certify`): the relative
+    duality gap (P(x) - D(theta)) / P(x) of the LASSO
+    P(x) = 1/2 ||A x - b||^2 + alpha ||x||_1, an upper bound on how far the
+    code's objective is above the optimum, relative to it, which needs no
+    ground truth. A user can threshold it to decide which predictions to
+    trust.
+
+    Parameters
+    ----------
+    estimator : unrolled solver
+        The solver to safeguard (any of the package's unrolled solvers). It
+        is cloned and fitted by :meth:`fit`, unless ``prefit``.
+    alpha : float, default=None
+        The l1 weight of the LASSO that defines the energy, the FISTA steps
+        and the certificate; None takes the estimator's ``alpha``.
+    energy : {"objective", "residual"}, default="objective"
+        What a learned layer must not make worse than FISTA: the LASSO
+        objective, or the fixed-point residual ||x - T(x)|| of the
+        proximal-gradient map T (x is a LASSO solution when it vanishes).
+    max_iter : int, default=0
+        FISTA iterations at most after the last layer, each signal stopping
+        once its certificate reaches ``tol``.
+    tol : float, default=1e-6
+        The relative duality gap at which a signal stops iterating.
+    prefit : bool, default=False
+        Whether ``estimator`` is already fitted: then :meth:`fit` only checks
+        the data against it and keeps it as it is.
+
+    Attributes
+    ----------
+    estimator_ : unrolled solver
+        The fitted solver.
+    alpha_ : float
+        The l1 weight used.
+    dictionary_ : ndarray of shape (n_features, n_components)
+        The solver's dictionary.
+    n_features_in_ : int
+        Length of a measurement.
+
+    See Also
+    --------
+    FISTA : The classic iteration the safeguard falls back on.
+
+    Notes
+    -----
+    The safeguard follows the idea of H. Heaton, X. Chen, Z. Wang, W. Yin,
+    "Safeguarded learned convex optimization", AAAI 2023: a learned update
+    is taken only where an energy shows it does well enough, a classic
+    update otherwise, so that the guarantees of the classic method hold on
+    any input. Here the reference is the FISTA iterate at the same count,
+    which makes the guarantee per layer: with ``energy="objective"`` every
+    layer's objective is at most FISTA's, sample by sample. It costs a FISTA
+    run beside the learned layers, about two products with the dictionary
+    per layer, and one more for the energy of the learned update.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l2o import ALISTA, Safeguarded
+    >>> from sklearn_l2o.datasets import make_sparse_recovery
+    >>> B, X, A = make_sparse_recovery(1500, n_components=64, n_features=32,
+    ...                                random_state=0)
+    >>> solver = ALISTA(dictionary=A, n_layers=6, max_steps_per_stage=60,
+    ...                 refinement_steps=60, device="cpu", random_state=0)
+    >>> model = Safeguarded(solver, alpha=0.01).fit(B[:1200], X[:1200])
+    >>> model.predict(B[1200:]).shape
+    (300, 64)
+    >>> certificate = model.certify(B[1200:])  # relative duality gaps
+    >>> certificate.shape, bool(np.all(certificate >= 0))
+    ((300,), True)
+    >>> converged = model.set_params(max_iter=5000, tol=1e-4)
+    >>> bool(np.all(converged.certify(B[1200:]) <= 1e-4))
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "staged_predict"])],
+        "alpha": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "energy": [StrOptions({"objective", "residual"})],
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "prefit": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        alpha=None,
+        energy="objective",
+        max_iter=0,
+        tol=1e-6,
+        prefit=False,
+    ):
+        self.estimator = estimator
+        self.alpha = alpha
+        self.energy = energy
+        self.max_iter = max_iter
+        self.tol = tol
+        self.prefit = prefit
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the solver (unless ``prefit``) and set up the safeguard.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
+        y : array-like of shape (n_samples, n_components), default=None
+            Codes x, as the solver's ``fit`` takes them.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        if not isinstance(self.estimator, UnrolledRegressor):
+            raise ValueError(
+                "Safeguarded needs one of the package's unrolled solvers (ALISTA, "
+                f"LISTA, ...); got {type(self.estimator).__name__}."
+            )
+        if self.prefit:
+            check_is_fitted(self.estimator, "module_")
+            estimator = self.estimator
+        else:
+            estimator = clone(self.estimator).fit(X, y)
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        if X.shape[1] != estimator.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the fitted solver expects "
+                f"{estimator.n_features_in_}."
+            )
+        alpha = getattr(estimator, "alpha", None) if self.alpha is None else self.alpha
+        if alpha is None or alpha <= 0:
+            raise ValueError(
+                f"Safeguarded needs a positive LASSO weight: set alpha (the "
+                f"solver's is {alpha!r})."
+            )
+        self.estimator_ = estimator
+        self.alpha_ = float(alpha)
+        self.dictionary_ = estimator.dictionary_
+        self._n_features_out = estimator.n_components_
+        return self
+
+    # --------------------------------------------------------------- solving
+    def _tensors(self, X):
+        check_is_fitted(self, "estimator_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        net = self.estimator_.module_
+        A = net.atom_norms.new_tensor(self.dictionary_)
+        b = torch.as_tensor(X, dtype=A.dtype, device=A.device)
+        return net, A, b
+
+    def _energy(self, A, x, residual, objective, step):
+        if self.energy == "objective":
+            return objective
+        gradient = residual @ A
+        mapped = soft_threshold(x - step * gradient, self.alpha_ * step)
+        return torch.linalg.vector_norm(x - mapped, dim=1)
+
+    def _layers(self, net, A, b):
+        """Yield ``(x, fallback)`` after each layer: the safeguarded estimate
+        and which rows took the classic step instead of the learned one."""
+        step = 1.0 / self.estimator_.lipschitz_
+        alpha = self.alpha_
+        fista = _Fista(A, b, alpha, step)
+        norms = net.atom_norms
+        state = net.initial_state(b)
+        x = b.new_zeros(b.shape[0], A.shape[1])
+        residual = -b
+        energy = self._energy(A, x, residual, _objective(residual, x, alpha), step)
+        for k in range(net.n_layers):
+            reference, reference_objective = next(fista)
+            reference_energy = self._energy(
+                A, reference, fista.Ax - b, reference_objective, step
+            )
+            state = net.layer(k, b, state)
+            learned = state[0] / norms
+            learned_residual = learned @ A.T - b
+            learned_energy = self._energy(
+                A,
+                learned,
+                learned_residual,
+                _objective(learned_residual, learned, alpha),
+                step,
+            )
+            # the learned update stands where it lowers the energy, or keeps
+            # it below FISTA's at this count; elsewhere (NaN included) a
+            # proximal-gradient step from the last estimate, which cannot
+            # raise the objective, replaces it
+            bound = torch.maximum(energy, reference_energy)
+            fallback = ~(learned_energy <= bound)
+            if bool(fallback.any()):
+                classic = soft_threshold(x - step * (residual @ A), alpha * step)
+                classic_residual = classic @ A.T - b
+                classic_energy = self._energy(
+                    A,
+                    classic,
+                    classic_residual,
+                    _objective(classic_residual, classic, alpha),
+                    step,
+                )
+                keep = fallback[:, None]
+                learned = torch.where(keep, classic, learned)
+                learned_residual = torch.where(keep, classic_residual, learned_residual)
+                learned_energy = torch.where(fallback, classic_energy, learned_energy)
+                state = (learned * norms, *state[1:])
+            x, residual, energy = learned, learned_residual, learned_energy
+            if k == net.n_layers - 1:
+                # the last layer also answers to FISTA with as many iterations:
+                # where FISTA's objective is lower, its iterate is the output
+                behind = ~(_objective(residual, x, alpha) <= reference_objective)
+                x = torch.where(behind[:, None], reference, x)
+                fallback = fallback | behind
+            yield x, fallback
+
+    def _continue(self, A, b, x):
+        """FISTA from ``x``, each row until its certificate reaches ``tol``."""
+        if self.max_iter == 0:
+            return x
+        step = 1.0 / self.estimator_.lipschitz_
+        rows = torch.arange(b.shape[0], device=b.device)
+        going = relative_duality_gap(A, b, x, self.alpha_) > self.tol
+        rows, x_rows, b_rows = rows[going], x[going], b[going]
+        y_rows = x_rows
+        weights = fista_momentum_sequence()
+        next(weights)
+        for _ in range(self.max_iter):
+            if rows.numel() == 0:
+                break
+            grad = (y_rows @ A.T - b_rows) @ A
+            new = soft_threshold(y_rows - step * grad, self.alpha_ * step)
+            y_rows = new + next(weights) * (new - x_rows)
+            x_rows = new
+            x = x.index_copy(0, rows, new)
+            going = relative_duality_gap(A, b_rows, new, self.alpha_) > self.tol
+            rows, x_rows, y_rows, b_rows = (
+                rows[going],
+                x_rows[going],
+                y_rows[going],
+                b_rows[going],
+            )
+        return x
+
+    def _solve(self, X):
+        net, A, b = self._tensors(X)
+        out = []
+        with torch.no_grad():
+            for chunk in b.split(_CHUNK):
+                x = chunk.new_zeros(chunk.shape[0], A.shape[1])
+                for x, _ in self._layers(net, A, chunk):  # noqa: B007
+                    pass
+                out.append(self._continue(A, chunk, x))
+        return A, b, torch.cat(out)
+
+    def predict(self, X):
+        """Safeguarded codes of the measurements.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_components)
+            The codes x, float64.
+        """
+        _, _, x = self._solve(X)
+        return to_numpy(x)
+
+    def transform(self, X):
+        """Safeguarded codes of the measurements; the same as :meth:`predict`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_components)
+        """
+        return self.predict(X)
+
+    def certify(self, X):
+        """Each prediction's certificate: its LASSO relative duality gap.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
+
+        Returns
+        -------
+        gap : ndarray of shape (n_samples,)
+            (P(x) - D(theta)) / P(x) for the code x that :meth:`predict`
+            returns: at least the code's objective's distance to the optimum,
+            relative to the objective. 0 at the LASSO solution.
+        """
+        A, b, x = self._solve(X)
+        with torch.no_grad():
+            return to_numpy(relative_duality_gap(A, b, x, self.alpha_))
+
+    def staged_predict(self, X):
+        """Yield the safeguarded estimate after each layer, then the final one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
+
+        Yields
+        ------
+        codes : ndarray of shape (n_samples, n_components)
+        """
+        net, A, b = self._tensors(X)
+        with torch.no_grad():
+            x = None
+            for x, _ in self._layers(net, A, b):
+                yield to_numpy(x)
+            if self.max_iter:
+                yield to_numpy(self._continue(A, b, x))
+
+    def fallback_rate(self, X):
+        """Share of the signals that took FISTA's iterate, layer by layer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Measurements b, one per row.
+
+        Returns
+        -------
+        rate : ndarray of shape (n_layers,)
+            At each layer, the fraction of the signals whose learned update
+            was replaced.
+        """
+        net, A, b = self._tensors(X)
+        with torch.no_grad():
+            return np.array(
+                [
+                    float(fallback.double().mean())
+                    for _, fallback in self._layers(net, A, b)
+                ]
+            )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.required = getattr(self.estimator, "loss", "mse") != "lasso"
+        return tags
