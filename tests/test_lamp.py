@@ -239,7 +239,7 @@ def test_bg_pickle_keeps_predictions(small_problem):
     [
         ({"shrinkage": "hard"}, "codes", "shrinkage"),
         ({"shrinkage": "bg", "loss": "lasso"}, None, "training codes"),
-        ({"shrinkage": "bg"}, "zeros", "non-zero"),
+        ({"shrinkage": "bg"}, "zeros", "zero"),
     ],
 )
 def test_bad_input(small_problem, params, y, match):

@@ -142,7 +142,7 @@ def load_sparse_recovery(
     >>> data.snr
     20.0
     >>> print(data.DESCR)  # doctest: +ELLIPSIS
-    Sparse recovery, setting 'snr20': ...
+    Sparse recovery, setting 'snr20' ...
     >>> B, X, B_test, X_test, A = load_sparse_recovery(
     ...     "kappa30", n_train=10, n_test=10, return_X_y=True)
     >>> A.shape
