@@ -5,7 +5,8 @@ import torch
 
 from sklearn_l2o._torch import available_devices
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# two xdist workers share 2 cores: one torch thread each
+torch.set_num_threads(1)
 
 
 @pytest.fixture(params=available_devices())
