@@ -24,6 +24,12 @@ _MAX_VALIDATION = 1024
 
 _HYPER_NAMES = ("c1", "c2", "c3")
 
+#: the search keeps the smallest c1 scored within this many dB of the best:
+#: above its best value the score falls off a cliff (a few signals stall with
+#: a threshold too high to let any entry through), and a held-out set of a
+#: thousand pairs may hold none of them
+_CAUTION_DB = 1.0
+
 
 class HyperLISTANet(UnrolledNet):
     """x <- eta_hybrid( x - step W^T (A x - b) + beta (x - x_prev) ; theta, p ).
@@ -134,6 +140,14 @@ class _CoordinateSearch:
         self._set(key)
         return self.scores[key]
 
+    def cautious(self):
+        """Settle on the smallest c1 among the candidates within
+        ``_CAUTION_DB`` of the best score (the best one among equal c1)."""
+        limit = self.best.score + _CAUTION_DB
+        near = [c for c, v in self.scores.items() if v <= limit]
+        if near:
+            self._set(min(near, key=lambda c: (c[0], self.scores[c])))
+
     def _try(self, i, value, round_):
         candidate = list(self.best.state)
         candidate[i] = float(value)
@@ -181,8 +195,12 @@ class HyperLISTA(UnrolledRegressor):
     Training is a search over ``(c1, c2, c3)``: every parameter left to None is
     chosen by coordinate-wise search over multiplicative grids, for a few
     rounds, minimising the NMSE at the last layer on a held-out share of the
-    training pairs. Parameters given as numbers are used as they are (so that
-    ``GridSearchCV`` can search them instead).
+    training pairs. The search then keeps the smallest ``c1`` scored within
+    1 dB of the best: above its best value the NMSE falls off a cliff, where
+    a few signals stall under a threshold too high for any entry to pass,
+    and a held-out set may not contain such signals. Parameters given as
+    numbers are used as they are (so that ``GridSearchCV`` can search them
+    instead).
 
     Parameters
     ----------
@@ -389,6 +407,8 @@ class HyperLISTA(UnrolledRegressor):
                 if interrupted:
                     break
             search.best.restore()
+            if 0 in free:
+                search.cautious()
         finally:
             progress.close()
         return history, (0 if interrupted else None)

@@ -274,3 +274,16 @@ def test_only_relevant_training_parameters():
     params = HyperLISTA().get_params()
     assert "learning_rate" not in params and "refinement_steps" not in params
     assert {"c1", "c2", "c3", "search_rounds", "n_layers", "device"} <= set(params)
+
+
+def test_search_settles_on_the_smallest_c1_near_the_best(searched):
+    scores = [r["val_score"] for r in searched.search_history_]
+    near = [r for r in searched.search_history_ if r["val_score"] <= min(scores) + 1.0]
+    chosen = min(near, key=lambda r: (r["c1"], r["val_score"]))
+    assert (searched.c1_, searched.c2_, searched.c3_) == (
+        chosen["c1"],
+        chosen["c2"],
+        chosen["c3"],
+    )
+    # and what it reports is the chosen candidate's score
+    assert searched.validation_nmse_db_[-1] == pytest.approx(chosen["val_score"])
