@@ -603,3 +603,43 @@ def test_budget_arithmetic_of_the_estimate():
         "17 min",
         "2 h 05 min",
     ]
+
+
+def test_ood_quick_run_scores_every_shift_and_the_safeguard_holds(tmp_path):
+    from sklearn_l2o.benchmark import _ood
+
+    result = main(["ood", "--quick", "--output", str(tmp_path)])
+    assert (tmp_path / "results.json").exists() and (tmp_path / "ood.png").exists()
+    names = set(result["summary"])
+    assert names == {
+        "FISTA@4",
+        "FISTA@100",
+        "ALISTA",
+        "ALISTA+safeguard",
+        "HyperLISTA",
+        "HyperLISTA+safeguard",
+    }
+    for name in names:
+        assert set(result["summary"][name]) == set(_ood.SHIFTS)
+        for cell in result["summary"][name].values():
+            assert cell["median"] <= cell["worst"]
+    # on every shift and draw, every safeguarded sample ends no higher in the
+    # LASSO objective than FISTA with as many iterations
+    for name in ("ALISTA+safeguard", "HyperLISTA+safeguard"):
+        assert min(result["objective_share_worst"][name].values()) == 1.0
+
+
+def test_ood_shifts_of_the_dictionary():
+    from sklearn_l2o.benchmark import _ood
+    from sklearn_l2o.datasets import make_gaussian_dictionary
+
+    rng = np.random.RandomState(0)
+    A = make_gaussian_dictionary(40, 80, random_state=0)
+    for sigma in (0.01, 0.03):
+        shifted = _ood.perturbed_dictionary(A, sigma, rng)
+        np.testing.assert_allclose(np.linalg.norm(shifted, axis=0), 1.0)
+        # each entry moved by about sigma
+        assert np.std(shifted - A) == pytest.approx(sigma, rel=0.2)
+    conditioned = _ood.conditioned_dictionary(A)
+    np.testing.assert_allclose(np.linalg.norm(conditioned, axis=0), 1.0)
+    assert np.linalg.cond(conditioned) > 2 * np.linalg.cond(A)

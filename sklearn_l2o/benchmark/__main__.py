@@ -9,13 +9,15 @@ import argparse
 import sys
 
 from ..datasets import SPARSE_RECOVERY_SETTINGS
-from . import _l2o, _sparse
+from . import _l2o, _ood, _sparse
 
 TASKS = {
     "sparse": "sparse recovery: NMSE against layer (survey Figure 5; the default)",
     "lasso": "LASSO minimisation: relative loss against iteration (Figure 6)",
     "rastrigin": "Rastrigin functions: loss against iteration (Figure 7)",
     "training": "training small networks: loss against step (Figure 8)",
+    "ood": "out of distribution: solvers trained on the canonical problem, "
+    "tested on shifted data, with and without the safeguard",
 }
 
 
@@ -144,6 +146,29 @@ def _training_options(parser):
     )
 
 
+def _ood_options(parser):
+    _common(parser, _ood.DEFAULT_METHODS, dict.fromkeys(_ood.TRAINED))
+    parser.add_argument(
+        "--draws",
+        type=int,
+        help="fresh dictionaries and training sets, seeds from --seed on (default: 5)",
+    )
+    parser.add_argument("--n-train", type=int, help="training pairs (default: 51,200)")
+    parser.add_argument(
+        "--n-test", type=int, help="test pairs per shift (default: 1,000)"
+    )
+    parser.add_argument(
+        "--cap-steps",
+        type=int,
+        help="cap every trained solver's max_steps_per_stage (a CPU budget)",
+    )
+    parser.add_argument(
+        "--cap-patience",
+        type=int,
+        help="cap every trained solver's patience (a CPU budget)",
+    )
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m sklearn_l2o.benchmark",
@@ -159,6 +184,7 @@ def build_parser():
         "lasso": (_lasso_options, _l2o.run_lasso),
         "rastrigin": (_rastrigin_options, _l2o.run_rastrigin),
         "training": (_training_options, _l2o.run_training),
+        "ood": (_ood_options, _ood.run),
     }
     for name, (add_options, run) in options.items():
         sub = tasks.add_parser(name, help=TASKS[name], description=TASKS[name])
