@@ -154,7 +154,14 @@ def _draw_scores(methods, config, args, seed, out):
             codes = {name: s.predict(B_test) for name, s in solvers.items()}
         reference = lasso_objective(A, B_test, codes[f"FISTA@{K}"], alpha)
         for name, x in codes.items():
-            excess = lasso_objective(A, B_test, x, alpha) / reference - 1
+            objective = lasso_objective(A, B_test, x, alpha)
+            # relative to FISTA's; a zero signal has objective 0 for both
+            excess = np.divide(
+                objective - reference,
+                reference,
+                out=np.zeros_like(reference),
+                where=reference > 0,
+            )
             scores[name][shift] = {
                 "nmse_db": float(nmse_db(X_test, x)),
                 # the share of samples whose objective is no higher than
