@@ -72,6 +72,8 @@ class ALISTA(UnrolledRegressor):
         Learned step sizes gamma_k.
     thresholds_ : ndarray of shape (n_layers,)
         Learned thresholds theta_k.
+    threshold_search_ : bool
+        Whether the threshold search ran (``threshold_search`` resolved).
 
     See Also
     --------
@@ -86,10 +88,11 @@ class ALISTA(UnrolledRegressor):
     w_j = (A A^T)^{-1} a_j / (a_j^T (A A^T)^{-1} a_j). The steps start at
     min(1, 2 / lambda_max(W^T A)): 1 in the papers, close to 1 for a Gaussian
     dictionary, smaller on coherent dictionaries, where a step of 1 makes the
-    untrained iteration blow up. On large problems ``threshold_search=True``
-    helps: once the support selection passes every entry above a new layer's
-    starting threshold, that threshold gets no gradient, and the greedy
-    stages stall. Reference: J. Liu, X. Chen, Z. Wang, W. Yin, "ALISTA:
+    untrained iteration blow up. On large problems the threshold search
+    helps (``threshold_search="auto"`` turns it on from 1,024 atoms): once
+    the support selection passes every entry above a new layer's starting
+    threshold, that threshold gets no gradient, and the greedy stages stall.
+    Reference: J. Liu, X. Chen, Z. Wang, W. Yin, "ALISTA:
     Analytic weights are as good as learned weights in LISTA", ICLR 2019.
 
     Examples
@@ -134,7 +137,7 @@ class ALISTA(UnrolledRegressor):
         layer_decay=0.3,
         stage_factors=(1.0, 0.2, 0.02),
         plateau_decays=0,
-        threshold_search=False,
+        threshold_search="auto",
         refinement_steps=16000,
         refinement_patience=6000,
         dtype="float32",

@@ -144,9 +144,12 @@ TRAINING_DOCS = {
         "ends. 0 ends it at the first plateau."
     ),
     "threshold_search": (
-        "bool\n        Start each new layer's threshold at the value among its "
-        "initial one times 1, 1/2, ..., 1/1024 that validates best (solvers "
-        "without a threshold ignore it)."
+        'bool or "auto"\n        Start each new layer\'s threshold at the value '
+        "among its initial one times 1, 1/2, ..., 1/1024 that validates best "
+        '(solvers without a threshold ignore it). "auto" searches on '
+        "dictionaries of 1,024 atoms or more, where the greedy stages stall "
+        "without it, and not on smaller ones, where it costs accuracy; "
+        "``threshold_search_`` records the choice."
     ),
     "refinement_steps": (
         'int\n        Step budget of each of two final stages ("b" then '
@@ -343,7 +346,7 @@ class UnrolledRegressor(
         "layer_decay": [Interval(numbers.Real, 0, 1, closed="both")],
         "stage_factors": [tuple, list],
         "plateau_decays": [Interval(numbers.Integral, 0, None, closed="left")],
-        "threshold_search": ["boolean"],
+        "threshold_search": ["boolean", StrOptions({"auto"})],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
         "device": [str],
@@ -369,7 +372,16 @@ class UnrolledRegressor(
         return None
 
     # ------------------------------------------------------------------- fit
-    def _recipe(self):
+    #: ``threshold_search="auto"`` searches from this many atoms on
+    _AUTO_SEARCH_ATOMS = 1024
+
+    def _threshold_search(self, n_components):
+        """The ``threshold_search`` to train with on ``n_components`` atoms."""
+        if self.threshold_search == "auto":
+            return n_components is not None and n_components >= self._AUTO_SEARCH_ATOMS
+        return bool(self.threshold_search)
+
+    def _recipe(self, n_components=None):
         factors = tuple(float(f) for f in self.stage_factors)
         if len(factors) != 3 or not all(f > 0 for f in factors):
             raise ValueError(
@@ -385,7 +397,7 @@ class UnrolledRegressor(
             patience=int(self.patience),
             validation_interval=int(self.validation_interval),
             plateau_decays=int(self.plateau_decays),
-            threshold_search=bool(self.threshold_search),
+            threshold_search=self._threshold_search(n_components),
             reuse_previous_layer=self._reuse_previous_layer,
             refinement_steps=int(self.refinement_steps),
             refinement_patience=int(self.refinement_patience),
@@ -579,7 +591,8 @@ class UnrolledRegressor(
         Returns the new history records and where a later warm start resumes
         the schedule (None when it ran to its end).
         """
-        recipe = self._recipe()
+        recipe = self._recipe(net.n_components)
+        self.threshold_search_ = recipe.threshold_search
         stages = schedule(net.n_layers, recipe)
         if not warm:
             first = 0

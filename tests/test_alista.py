@@ -1,5 +1,6 @@
 import io
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -255,3 +256,29 @@ def test_untrained_iteration_is_stable_on_a_coherent_dictionary(coherent_untrain
     curve = coherent_untrained(ALISTA)
     assert max(curve) < 0.0, curve  # never worse than predicting zeros
     assert curve[-1] < curve[0] - 1.0, curve  # and it makes progress
+
+
+@pytest.mark.parametrize("n_components, searched", [(64, False), (1024, True)])
+def test_auto_threshold_search_follows_the_number_of_atoms(n_components, searched):
+    B, X, A = make_sparse_recovery(
+        120, n_components=n_components, n_features=16, sparsity=0.01, random_state=0
+    )
+    model = ALISTA(
+        dictionary=A,
+        n_layers=1,
+        max_steps_per_stage=2,
+        validation_interval=1,
+        refinement_steps=0,
+        device="cpu",
+        random_state=0,
+    )
+    assert model.threshold_search == "auto"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # two steps learn little
+        model.fit(B, X)
+    assert model.threshold_search_ is searched
+    # the choice is the user's where given
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.set_params(threshold_search=not searched).fit(B, X)
+    assert model.threshold_search_ is (not searched)

@@ -352,7 +352,7 @@ def test_quick_run_of_every_sparse_method(tmp_path, capsys):
     assert methods["LAMP-bg"]["params"]["shrinkage"] == "bg"
     assert "shrinkage" not in methods["LAMP"]["params"]
     assert methods["ALISTA-search"]["settings"]["threshold_search"] is True
-    assert methods["ALISTA"]["settings"]["threshold_search"] is False
+    assert methods["ALISTA"]["settings"]["threshold_search"] == "auto"
     # the full settings, defaults included, are saved too
     assert methods["LAMP"]["settings"]["shrinkage"] == "soft"
     assert methods["LISTA"]["settings"]["max_steps_per_stage"] == 40
