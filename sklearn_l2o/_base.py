@@ -148,7 +148,8 @@ TRAINING_DOCS = {
         "among its initial one times 1, 1/2, ..., 1/1024 that validates best "
         '(solvers without a threshold ignore it). "auto" searches on '
         "dictionaries of 1,024 atoms or more, where the greedy stages stall "
-        "without it, and not on smaller ones, where it costs accuracy; "
+        "without it, and not on smaller ones, where it was measured to cost "
+        "accuracy; "
         "``threshold_search_`` records the choice."
     ),
     "refinement_steps": (
