@@ -50,6 +50,20 @@ def _common(parser, default_methods, registry):
     )
 
 
+def _cap_options(parser):
+    """The training budget caps of the trained solvers."""
+    parser.add_argument(
+        "--cap-steps",
+        type=int,
+        help="cap every trained solver's max_steps_per_stage (a CPU budget)",
+    )
+    parser.add_argument(
+        "--cap-patience",
+        type=int,
+        help="cap every trained solver's patience (a CPU budget)",
+    )
+
+
 def _sparse_options(parser):
     settings = list(SPARSE_RECOVERY_SETTINGS) + list(_sparse.SETTING_GROUPS)
     parser.add_argument(
@@ -82,16 +96,7 @@ def _sparse_options(parser):
         type=int,
         help="iterations of ISTA and FISTA (default: 1,000)",
     )
-    parser.add_argument(
-        "--cap-steps",
-        type=int,
-        help="cap every trained solver's max_steps_per_stage (a CPU budget)",
-    )
-    parser.add_argument(
-        "--cap-patience",
-        type=int,
-        help="cap every trained solver's patience (a CPU budget)",
-    )
+    _cap_options(parser)
     parser.add_argument(
         "--weight-init",
         choices=("ista", "analytic"),
@@ -157,16 +162,7 @@ def _ood_options(parser):
     parser.add_argument(
         "--n-test", type=int, help="test pairs per shift (default: 1,000)"
     )
-    parser.add_argument(
-        "--cap-steps",
-        type=int,
-        help="cap every trained solver's max_steps_per_stage (a CPU budget)",
-    )
-    parser.add_argument(
-        "--cap-patience",
-        type=int,
-        help="cap every trained solver's patience (a CPU budget)",
-    )
+    _cap_options(parser)
 
 
 def build_parser():

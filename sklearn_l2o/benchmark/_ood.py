@@ -14,6 +14,7 @@ from sklearn_l2o import FISTA, Safeguarded
 
 from ..datasets import make_sparse_recovery
 from ..metrics import lasso_objective, nmse_db
+from . import _sparse
 from ._report import Table, _pyplot, _save, machine_description, write_results
 from ._runner import check_methods
 from ._sparse import _capped, classic_alpha
@@ -43,13 +44,7 @@ QUICK = {
     "draws": 2,
     "n_features": 32,
     "n_components": 64,
-    "train_options": {
-        "max_steps_per_stage": 40,
-        "patience": 20,
-        "validation_interval": 10,
-        "refinement_steps": 100,
-        "refinement_patience": 50,
-    },
+    "train_options": _sparse.QUICK["train_options"],
 }
 
 
