@@ -22,6 +22,9 @@ from ._starts import fista_momentum_sequence
 from ._torch import to_numpy
 
 _CHUNK = 4096
+#: FISTA iterations between two certificate checks of the continuation: a
+#: check costs as many products with the dictionary as an iteration
+_CHECK_EVERY = 10
 
 
 def _objective(residual, x, alpha):
@@ -126,7 +129,7 @@ class Safeguarded(
         iterate at the same count (``"layer"``).
     max_iter : int, default=0
         FISTA iterations at most after the last layer, each signal stopping
-        once its certificate reaches ``tol``.
+        once its certificate reaches ``tol`` (checked every 10 iterations).
     tol : float, default=1e-6
         The relative duality gap at which a signal stops iterating.
     prefit : bool, default=False
@@ -283,9 +286,6 @@ class Safeguarded(
         start = energy
         for k in range(net.n_layers):
             reference, reference_objective = next(fista)
-            reference_energy = self._energy(
-                A, reference, fista.Ax - b, reference_objective, step
-            )
             state = net.layer(k, b, state)
             learned = state[0] / norms
             learned_residual = learned @ A.T - b
@@ -300,6 +300,9 @@ class Safeguarded(
             # proximal-gradient step from the last estimate, which cannot
             # raise the objective, replaces it
             if self.check == "layer":
+                reference_energy = self._energy(
+                    A, reference, fista.Ax - b, reference_objective, step
+                )
                 bound = torch.maximum(energy, reference_energy)
             else:
                 bound = start
@@ -329,25 +332,29 @@ class Safeguarded(
             yield x, fallback
 
     def _continue(self, A, b, x):
-        """FISTA from ``x``, each row until its certificate reaches ``tol``."""
+        """FISTA from ``x``, each row until its certificate reaches ``tol``
+        (checked every ``_CHECK_EVERY`` iterations and at the last one)."""
         if self.max_iter == 0:
             return x
         step = 1.0 / self.estimator_.lipschitz_
+        x = x.clone()
         rows = torch.arange(b.shape[0], device=b.device)
         going = relative_duality_gap(A, b, x, self.alpha_) > self.tol
         rows, x_rows, b_rows = rows[going], x[going], b[going]
         y_rows = x_rows
         weights = fista_momentum_sequence()
         next(weights)
-        for _ in range(self.max_iter):
+        for i in range(1, self.max_iter + 1):
             if rows.numel() == 0:
                 break
             grad = (y_rows @ A.T - b_rows) @ A
             new = soft_threshold(y_rows - step * grad, self.alpha_ * step)
             y_rows = new + next(weights) * (new - x_rows)
             x_rows = new
-            x = x.index_copy(0, rows, new)
-            going = relative_duality_gap(A, b_rows, new, self.alpha_) > self.tol
+            if i % _CHECK_EVERY and i != self.max_iter:
+                continue
+            x.index_copy_(0, rows, x_rows)
+            going = relative_duality_gap(A, b_rows, x_rows, self.alpha_) > self.tol
             rows, x_rows, y_rows, b_rows = (
                 rows[going],
                 x_rows[going],
