@@ -4,6 +4,7 @@ Unrolled sparse solvers (ALISTA, ...) trained on (b, x) pairs, classic
 baselines (ISTA, FISTA), and the survey's benchmark tasks as dataset makers.
 """
 
+from ._ada_lista import AdaLISTA
 from ._alista import ALISTA, ALISTARegressor
 from ._analytic import AnalyticOptimizer
 from ._classic import FISTA, ISTA
@@ -14,6 +15,7 @@ from ._learned_optimizer import LearnedOptimizer
 from ._lfista import LFISTA
 from ._lista import LISTA, LISTASS
 from ._lista_cp import LISTACP, LISTACPSS
+from ._robust_alista import RobustALISTA
 from ._safeguard import Safeguarded
 from ._steplista import StepLISTA
 from ._tilista import TiLISTA
@@ -21,6 +23,7 @@ from ._tilista import TiLISTA
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdaLISTA",
     "ALISTA",
     "ALISTARegressor",
     "AnalyticOptimizer",
@@ -35,6 +38,7 @@ __all__ = [
     "LISTACP",
     "LISTACPSS",
     "LISTASS",
+    "RobustALISTA",
     "Safeguarded",
     "StepLISTA",
     "TiLISTA",

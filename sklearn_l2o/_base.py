@@ -57,9 +57,9 @@ def squared_error_loss(x_hat, b, x):
     return torch.sum((x_hat - x) ** 2) / x.shape[0]
 
 
-def lasso_loss(x_hat, b, A, alpha):
-    """Per-row LASSO objective 1/2 ||A x_hat - b||^2 + alpha ||x_hat||_1."""
-    residual = x_hat @ A.T - b
+def lasso_loss(x_hat, residual, alpha):
+    """Per-row LASSO objective 1/2 ||A x_hat - b||^2 + alpha ||x_hat||_1, from
+    the residual A x_hat - b."""
     return 0.5 * torch.sum(residual**2, dim=1) + alpha * torch.sum(
         torch.abs(x_hat), dim=1
     )
@@ -372,6 +372,33 @@ class UnrolledRegressor(
         """Why the fitted net cannot continue under today's parameters, or None."""
         return None
 
+    # the measurements' form: a tensor of measurements for the solvers with
+    # one dictionary; the solvers that take a dictionary per batch or per
+    # sample override these four
+    def _check_dictionaries(self, dictionaries, n_samples, A):
+        """Validated per-call dictionaries (None here)."""
+        return None
+
+    def _net_input(self, b, rows, context):
+        """What the net reads for the measurements ``b``, rows ``rows`` of the
+        call's data."""
+        return b
+
+    def _residual(self, x_hat, inputs, A):
+        """A x_hat - b for the net's input ``inputs``."""
+        return x_hat @ A.T - inputs
+
+    def _validation_batches(self, X_val, Y_val, val_idx, context, A, rng):
+        """``[(inputs, codes), ...]`` that validation runs the net on."""
+        Y_parts = [None] * len(X_val.split(_PREDICT_CHUNK))
+        if Y_val is not None:
+            Y_parts = Y_val.split(_PREDICT_CHUNK)
+        return list(zip(X_val.split(_PREDICT_CHUNK), Y_parts))
+
+    def _training_batches(self, X_train, Y_train, train_idx, context, A, generator):
+        """The training pairs, or an object that draws each batch."""
+        return X_train, Y_train
+
     # ------------------------------------------------------------------- fit
     #: ``threshold_search="auto"`` searches from this many atoms on
     _AUTO_SEARCH_ATOMS = 1024
@@ -469,6 +496,11 @@ class UnrolledRegressor(
             also returns it, with the best parameters found so far and a
             warning; ``warm_start=True`` then resumes it.
         """
+        return self._fit(X, y)
+
+    def _fit(self, X, y, dictionaries=None):
+        """:meth:`fit`, with the per-sample ``dictionaries`` of the solvers
+        that take them (None for the others)."""
         reject_bool_integers(self)
         warm = self._continues()
         lasso = getattr(self, "loss", "mse") == "lasso"
@@ -503,6 +535,7 @@ class UnrolledRegressor(
             net = self.module_.to(device)
         else:
             A = self._resolve_dictionary(X, Y)
+        context = self._check_dictionaries(dictionaries, X.shape[0], A)
 
         train_idx, val_idx = self._split(X.shape[0], rng)
 
@@ -520,28 +553,37 @@ class UnrolledRegressor(
             net.atom_norms.copy_(torch.as_tensor(norms))
         A_t = to(A)
         alpha = float(getattr(self, "alpha", 0.0))
+        val_batches = self._validation_batches(X_val, Y_val, val_idx, context, A, rng)
 
         def validate(depth):
             with torch.no_grad():
-                x_hat = torch.cat(
-                    [net(b, n_layers=depth) for b in X_val.split(_PREDICT_CHUNK)]
-                )
+                x_hat = [net(inputs, n_layers=depth) for inputs, _ in val_batches]
                 if lasso:
-                    return float(torch.mean(lasso_loss(x_hat, X_val, A_t, alpha)))
-            return nmse_db_torch(x_hat, Y_val)
+                    objective = torch.cat(
+                        [
+                            lasso_loss(x, self._residual(x, inputs, A_t), alpha)
+                            for x, (inputs, _) in zip(x_hat, val_batches)
+                        ]
+                    )
+                    return float(torch.mean(objective))
+            return nmse_db_torch(
+                torch.cat(x_hat), torch.cat([y for _, y in val_batches])
+            )
 
         if lasso:
 
             def loss(x_hat, b, x):
-                return torch.mean(lasso_loss(x_hat, b, A_t, alpha))
+                residual = self._residual(x_hat, b, A_t)
+                return torch.mean(lasso_loss(x_hat, residual, alpha))
 
         else:
             loss = squared_error_loss
         generator = make_generator(rng, device)
-        start = time.perf_counter()
-        history, resume = self._train(
-            net, (X_train, Y_train), validate, loss, generator, warm
+        train = self._training_batches(
+            X_train, Y_train, train_idx, context, A, generator
         )
+        start = time.perf_counter()
+        history, resume = self._train(net, train, validate, loss, generator, warm)
         fit_seconds = time.perf_counter() - start
 
         self.module_ = net
@@ -569,7 +611,9 @@ class UnrolledRegressor(
                 _warn_if_worse_than_earlier_layers(scores)
         if resume is None:
             with torch.no_grad():
-                silent = not bool(torch.any(net(X_val) != 0))
+                silent = not any(
+                    bool(torch.any(net(inputs) != 0)) for inputs, _ in val_batches
+                )
             _warn_if_nothing_learned(history, silent)
         if resume is not None:
             advice = (
@@ -675,12 +719,28 @@ class UnrolledRegressor(
             Estimated codes x, float64 (1-D if the model was fitted on 1-D
             codes).
         """
+        return self._predict(X)
+
+    def _predict(self, X, dictionaries=None):
         b = self._validated_tensor(X)
+        context = self._check_dictionaries(dictionaries, b.shape[0], None)
         with torch.no_grad():
-            x = torch.cat([self.module_(chunk) for chunk in b.split(_PREDICT_CHUNK)])
+            x = torch.cat(
+                [
+                    self.module_(self._net_input(b[rows], rows, context))
+                    for rows in self._chunks(b.shape[0], context)
+                ]
+            )
             for x_next in self._continuation(x, b):
                 x = x_next
         return self._format(x)
+
+    def _chunks(self, n_samples, context):
+        """Row slices that prediction runs through the net at once."""
+        return [
+            slice(start, min(start + _PREDICT_CHUNK, n_samples))
+            for start in range(0, n_samples, _PREDICT_CHUNK)
+        ]
 
     def _continuation(self, x, b):
         """FISTA iterates after the last layer (``continuation_iter`` of them)."""
@@ -740,10 +800,15 @@ class UnrolledRegressor(
             Estimate after layer 1, 2, ..., ``n_layers``, then after each of
             the ``continuation_iter`` FISTA iterations.
         """
+        yield from self._staged_predict(X)
+
+    def _staged_predict(self, X, dictionaries=None):
         b = self._validated_tensor(X)
+        context = self._check_dictionaries(dictionaries, b.shape[0], None)
+        inputs = self._net_input(b, slice(None), context)
         with torch.no_grad():
             last = None
-            for last in self.module_.iterates(b):
+            for last in self.module_.iterates(inputs):
                 yield self._format(last)
             for x in self._continuation(last, b):
                 yield self._format(x)

@@ -448,6 +448,18 @@ def _search_threshold(net, depth, start_score, validate):
     return best_score
 
 
+class PairBatches:
+    """Batches of fixed training pairs: rows ``idx`` of ``B`` and ``X``."""
+
+    def __init__(self, B, X):
+        self.B, self.X = B, X
+        self.n_samples = B.shape[0]
+        self.device = B.device
+
+    def draw(self, idx):
+        return self.B[idx], None if self.X is None else self.X[idx]
+
+
 def train_stagewise(
     net,
     train,
@@ -464,9 +476,12 @@ def train_stagewise(
     Parameters
     ----------
     net : UnrolledNet
-    train : tuple of tensors
-        ``(B, X)`` on the training device; ``X`` may be ``None`` when the loss
-        needs no ground truth.
+    train : tuple of tensors, or batches
+        ``(B, X)`` on the training device (``X`` may be ``None`` when the loss
+        needs no ground truth), or an object that makes each batch itself:
+        ``n_samples`` (how many rows the batch indices run over), ``device``
+        and ``draw(idx) -> (inputs, x)``, the net's input and the targets of
+        the rows ``idx`` (see :class:`PairBatches`).
     validate : callable
         ``validate(depth) -> float``, lower is better (e.g. NMSE in dB).
     loss : callable
@@ -486,8 +501,13 @@ def train_stagewise(
         KeyboardInterrupt stopped the schedule (the stage it stopped keeps its
         best parameters, and a later call can resume from ``stages[done:]``).
     """
-    B, X = train
-    graphs = use_cuda_graphs and B.device.type == "cuda"
+    batches = train if hasattr(train, "draw") else PairBatches(*train)
+    # a batch drawn afresh each step (a random dictionary) cannot be replayed
+    graphs = (
+        use_cuda_graphs
+        and isinstance(batches, PairBatches)
+        and batches.device.type == "cuda"
+    )
     progress = Progress(
         verbose,
         sum(s.recipe.max_steps * s.cost for s in stages),
@@ -497,7 +517,7 @@ def train_stagewise(
     try:
         for stage in stages:
             record = _run_stage(
-                net, B, X, validate, loss, generator, stage, graphs, progress
+                net, batches, validate, loss, generator, stage, graphs, progress
             )
             history.append(record)
             progress.finished(
@@ -524,7 +544,7 @@ def train_stagewise(
     return history, done
 
 
-def _run_stage(net, B, X, validate, loss_fn, generator, stage, graphs, progress):
+def _run_stage(net, batches, validate, loss_fn, generator, stage, graphs, progress):
     recipe = stage.recipe
     start = time.perf_counter()
     params, rows, sizes = _trained_slices(net, stage)
@@ -533,8 +553,7 @@ def _run_stage(net, B, X, validate, loss_fn, generator, stage, graphs, progress)
     depth, n_frozen = stage.depth, stage.n_frozen
 
     def step(idx):
-        b = B[idx]
-        x = None if X is None else X[idx]
+        b, x = batches.draw(idx)
         x_hat = net(b, n_layers=depth, n_frozen=n_frozen)
         loss = loss_fn(x_hat, b, x)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
@@ -549,7 +568,7 @@ def _run_stage(net, B, X, validate, loss_fn, generator, stage, graphs, progress)
     # smaller steps, as long as decays are left
     decays, clock = 0, 0
     runner = None
-    n_train = B.shape[0]
+    n_train = batches.n_samples
     # a batch larger than the training set would only repeat it
     batch_size = min(recipe.batch_size, n_train)
     try:
@@ -576,7 +595,7 @@ def _run_stage(net, B, X, validate, loss_fn, generator, stage, graphs, progress)
                 n_train,
                 (chunk, batch_size),
                 generator=generator,
-                device=B.device,
+                device=batches.device,
             )
             if runner is None:
                 runner = _GraphedStep(step, idx[0]) if graphs else step

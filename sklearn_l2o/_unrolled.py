@@ -111,7 +111,7 @@ class UnrolledNet(nn.Module):
                 state = self.layer(k, b, state)
         finally:
             self._split_cache = None
-        return state[0] / self.atom_norms
+        return self.output(state, b)
 
     def iterates(self, b, n_layers=None):
         """Yield the estimate after each layer."""
@@ -119,7 +119,12 @@ class UnrolledNet(nn.Module):
         state = self.initial_state(b)
         for k in range(n_layers):
             state = self.layer(k, b, state)
-            yield state[0] / self.atom_norms
+            yield self.output(state, b)
+
+    def output(self, state, b):
+        """The estimate in the user's units: the state's codes over the atoms'
+        norms."""
+        return state[0] / self.atom_norms
 
     def parameter_groups(self):
         """``(name, parameter, is_layered)`` for every trainable parameter."""

@@ -631,12 +631,12 @@ def test_ood_quick_run_scores_every_shift_and_the_safeguard_holds(tmp_path):
 
 def test_ood_shifts_of_the_dictionary():
     from sklearn_l2o.benchmark import _ood
-    from sklearn_l2o.datasets import make_gaussian_dictionary
+    from sklearn_l2o.datasets import make_gaussian_dictionary, perturb_dictionary
 
     rng = np.random.RandomState(1)
     A = make_gaussian_dictionary(40, 80, random_state=0)
     for sigma in (0.01, 0.03):
-        shifted = _ood.perturbed_dictionary(A, sigma, rng)
+        shifted = perturb_dictionary(A, sigma, random_state=rng)
         np.testing.assert_allclose(np.linalg.norm(shifted, axis=0), 1.0)
         # each entry moved by about sigma
         assert np.std(shifted - A) == pytest.approx(sigma, rel=0.2)

@@ -20,15 +20,18 @@ from sklearn_l2o import (
     LISTACP,
     LISTACPSS,
     LISTASS,
+    AdaLISTA,
     ALISTARegressor,
     AnalyticOptimizer,
     HyperLISTA,
     LearnedOptimizer,
+    RobustALISTA,
     Safeguarded,
     StepLISTA,
     TiLISTA,
 )
 from sklearn_l2o._base import UnrolledRegressor
+from sklearn_l2o._varying import VaryingDictionaryRegressor
 from sklearn_l2o.metrics import nmse_db
 
 FAST_UNROLLED = dict(
@@ -76,6 +79,11 @@ ESTIMATORS = [
     AnalyticOptimizer(n_steps=5, device="cpu"),
     HyperLISTA(n_layers=2, search_rounds=1, device="cpu", random_state=0),
     StepLISTA(**FAST_UNROLLED),
+    # float64, as LAMP: their float32 predictions of one row differed by 2e-7
+    # between the whole batch and row by row
+    RobustALISTA(**FAST_UNROLLED, n_encoder_layers=2, dtype="float64"),
+    RobustALISTA(**FAST_UNROLLED, encoder="closed_form", dtype="float64"),
+    AdaLISTA(**FAST_UNROLLED, dtype="float64"),
     Safeguarded(ALISTA(**FAST_UNROLLED), alpha=0.01),
     Safeguarded(LAMP(**FAST_UNROLLED, dtype="float64"), alpha=0.01, max_iter=50),
 ]
@@ -265,5 +273,11 @@ def test_fit_follows_scikit_learns_argument_names(estimator):
 
     names = list(inspect.signature(type(estimator).fit).parameters)
     assert names[:3] == ["self", "X", "y"]
+    if isinstance(estimator, VaryingDictionaryRegressor):
+        # the one piece of metadata: the dictionaries of the measurements
+        assert names[3:] == ["dictionaries"]
+        for method in ("fit", "predict", "transform", "score"):
+            assert hasattr(estimator, f"set_{method}_request")
+        return
     assert not hasattr(estimator, "set_fit_request")
     assert not hasattr(estimator, "set_predict_request")

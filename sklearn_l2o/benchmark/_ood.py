@@ -12,7 +12,7 @@ import numpy as np
 import sklearn_l2o
 from sklearn_l2o import FISTA, Safeguarded
 
-from ..datasets import make_sparse_recovery
+from ..datasets import make_sparse_recovery, perturb_dictionary
 from ..metrics import lasso_objective, nmse_db
 from . import _sparse
 from ._report import Table, _pyplot, _save, machine_description, write_results
@@ -57,11 +57,6 @@ def _unit_columns(A):
     return A / np.linalg.norm(A, axis=0, keepdims=True)
 
 
-def perturbed_dictionary(A, sigma, rng):
-    """A + sigma N(0, 1) entries, columns renormalised to unit norm."""
-    return _unit_columns(A + sigma * rng.standard_normal(A.shape))
-
-
 def conditioned_dictionary(A):
     """A with the same singular vectors and its singular values s replaced by
     s^2 / max(s): the condition number squared; unit-norm columns."""
@@ -89,7 +84,10 @@ def shifted_tests(A, n_test, rng):
     tests["amplitude"] = (2.0 * B, 2.0 * X)
     for sigma in (0.01, 0.02, 0.03):
         _, X = draw()
-        tests[f"sigma{sigma}"] = (X @ perturbed_dictionary(A, sigma, rng).T, X)
+        tests[f"sigma{sigma}"] = (
+            X @ perturb_dictionary(A, sigma, random_state=rng).T,
+            X,
+        )
     _, X = draw()
     tests["conditioned"] = (X @ conditioned_dictionary(A).T, X)
     return {name: tests[name] for name in SHIFTS}

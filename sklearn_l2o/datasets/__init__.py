@@ -11,6 +11,7 @@ from ._sparse_recovery import (
     make_conditioned_dictionary,
     make_gaussian_dictionary,
     make_sparse_recovery,
+    perturb_dictionary,
 )
 from ._sparse_settings import SPARSE_RECOVERY_SETTINGS, load_sparse_recovery
 
@@ -26,4 +27,5 @@ __all__ = [
     "make_mlp_training_problems",
     "make_rastrigin_problems",
     "make_sparse_recovery",
+    "perturb_dictionary",
 ]

@@ -48,6 +48,58 @@ def make_gaussian_dictionary(n_features, n_components, random_state=None):
 
 @validate_params(
     {
+        "dictionary": ["array-like"],
+        "sigma": [Interval(numbers.Real, 0, None, closed="left")],
+        "n_dictionaries": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def perturb_dictionary(dictionary, sigma, *, n_dictionaries=None, random_state=None):
+    """Random perturbations of a dictionary: A + sigma N(0, 1), unit-norm columns.
+
+    The drifting dictionaries of the robust-ALISTA experiments: every entry
+    gets independent Gaussian noise of standard deviation ``sigma``, then
+    every column is scaled to unit norm.
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_features, n_components)
+        The nominal dictionary A.
+    sigma : float
+        Standard deviation of the added noise (for a Gaussian dictionary with
+        unit-norm columns, whose entries have standard deviation
+        1 / sqrt(n_features), 0.03 is a large drift).
+    n_dictionaries : int, default=None
+        How many independent perturbations to draw; None draws one.
+    random_state : int, RandomState instance or None, default=None
+        Seed.
+
+    Returns
+    -------
+    dictionaries : ndarray of shape (n_features, n_components), or \
+(n_dictionaries, n_features, n_components) when ``n_dictionaries`` is given
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l2o.datasets import make_gaussian_dictionary, perturb_dictionary
+    >>> A = make_gaussian_dictionary(20, 40, random_state=0)
+    >>> D = perturb_dictionary(A, 0.01, n_dictionaries=3, random_state=0)
+    >>> D.shape
+    (3, 20, 40)
+    >>> bool(np.allclose(np.linalg.norm(D, axis=1), 1.0))
+    True
+    """
+    A = check_dictionary(dictionary)
+    rng = check_random_state(random_state)
+    shape = A.shape if n_dictionaries is None else (n_dictionaries,) + A.shape
+    D = A + sigma * rng.standard_normal(shape)
+    return D / np.linalg.norm(D, axis=-2, keepdims=True)
+
+
+@validate_params(
+    {
         "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "condition_number": [Interval(numbers.Real, 1, None, closed="left")],
