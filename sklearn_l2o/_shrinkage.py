@@ -26,10 +26,26 @@ def support_selection_threshold(z, theta, n_selected):
     if n_selected <= 0:
         return shrunk
     magnitude = torch.abs(z)
-    kth_largest = torch.topk(magnitude, n_selected, dim=-1, sorted=False).values
-    cutoff = kth_largest.min(dim=-1, keepdim=True).values
-    keep = (magnitude >= cutoff) & (magnitude > theta)
-    return torch.where(keep, z, shrunk)
+    above = magnitude > theta
+    if z.is_cuda:
+        # one path for every batch, without a host sync: CUDA graphs replay it
+        keep = above & (magnitude >= _kth_largest(magnitude, n_selected))
+        return torch.where(keep, z, shrunk)
+    # a row with at most n_selected entries above theta keeps all of them (they
+    # are among its n_selected largest); only the other rows need a partial
+    # sort, which costs more than the layer's matrix products on a CPU
+    crowded = above.sum(dim=-1) > n_selected
+    if bool(crowded.any()):
+        rows = crowded.nonzero().squeeze(-1)
+        cutoff = _kth_largest(magnitude[rows], n_selected)
+        above = above.index_put((rows,), above[rows] & (magnitude[rows] >= cutoff))
+    return torch.where(above, z, shrunk)
+
+
+def _kth_largest(magnitude, k):
+    """The ``k``-th largest entry of each row, as a column."""
+    largest = torch.topk(magnitude, k, dim=-1, sorted=False).values
+    return largest.min(dim=-1, keepdim=True).values
 
 
 def hybrid_threshold(z, theta, n_selected):

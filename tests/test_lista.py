@@ -5,6 +5,8 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_l2o import (
@@ -478,3 +480,28 @@ def test_parametrization_is_validated_and_kept_by_warm_starts(small_problem):
     with pytest.warns(UserWarning, match="parametrization"):
         model.fit(B[:300], X[:300])
     assert "W1" in dict(model.module_.named_parameters())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    share=st.floats(0.0, 1.0),
+    theta=st.floats(0.0, 2.0),
+    seed=st.integers(0, 2**16),
+)
+def test_support_selection_matches_its_definition(n, share, theta, seed):
+    """Whatever path it takes (rows with few entries above theta skip the
+    partial sort), support selection passes exactly the entries that are
+    above theta and among their row's n_selected largest."""
+    k = int(share * n)
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(9, n, generator=g, dtype=torch.float64)
+    z = z * torch.rand(9, 1, generator=g, dtype=torch.float64) * 3
+    magnitude = z.abs()
+    expected = torch.sign(z) * torch.relu(magnitude - theta)
+    if k > 0:
+        kth = torch.sort(magnitude, dim=-1, descending=True).values[:, k - 1 : k]
+        expected = torch.where((magnitude >= kth) & (magnitude > theta), z, expected)
+    torch.testing.assert_close(
+        support_selection_threshold(z, theta, k), expected, rtol=0, atol=0
+    )
