@@ -7,6 +7,8 @@ from sklearn.metrics import make_scorer
 from sklearn.utils.validation import check_array, check_consistent_length
 
 from ._sklearn_compat import Interval, StrOptions, validate_params
+from ._starts import generalized_coherence as generalized_coherence_of
+from ._validation import check_dictionary, column_norms
 
 
 def _as_2d(name, a):
@@ -173,3 +175,84 @@ def lasso_objective(dictionary, B, X, alpha):
         )
     residual = X @ A.T - B
     return 0.5 * np.sum(residual**2, axis=1) + alpha * np.sum(np.abs(X), axis=1)
+
+
+@validate_params({"dictionary": ["array-like"]}, prefer_skip_nested_validation=True)
+def mutual_coherence(dictionary):
+    """Largest |cosine| between two distinct atoms: max_{i != j} |a_i^T a_j|
+    over the columns scaled to unit norm.
+
+    The quantity the recovery guarantees of ISTA and LISTA are stated in:
+    the smaller, the more atoms a code may use and still be recovered.
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_features, n_components)
+        The dictionary ``A``; no column may be zero.
+
+    Returns
+    -------
+    coherence : float
+        In [0, 1]; 0 for a dictionary with one atom.
+
+    See Also
+    --------
+    generalized_coherence : The same with a weight on one side.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l2o.metrics import mutual_coherence
+    >>> A = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    >>> round(mutual_coherence(A), 4)  # 1 / sqrt(2)
+    0.7071
+    """
+    A = check_dictionary(dictionary)
+    unit = A / column_norms(A)
+    return generalized_coherence_of(unit, unit)
+
+
+@validate_params(
+    {"weight": ["array-like"], "dictionary": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
+def generalized_coherence(weight, dictionary):
+    """max_{i != j} |w_i^T a_j|: how much atom j leaks into entry i of W^T A.
+
+    ALISTA's weight is the W with w_i^T a_i = 1 for every i that minimises
+    this (in a least-squares sense); HyperLISTA's thresholds are set from it.
+    With ``weight=dictionary`` and unit-norm atoms it is the mutual coherence.
+
+    Parameters
+    ----------
+    weight : array-like of shape (n_features, n_components)
+        The weight ``W``, used as given (no column scaling).
+    dictionary : array-like of shape (n_features, n_components)
+        The dictionary ``A``, used as given.
+
+    Returns
+    -------
+    coherence : float
+        0 for a single atom.
+
+    See Also
+    --------
+    mutual_coherence : The dictionary's coherence with itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_l2o.metrics import generalized_coherence
+    >>> A = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    >>> W = np.array([[1.0, -0.5, 0.5], [-0.5, 1.0, 0.5]])
+    >>> generalized_coherence(W, A)
+    0.5
+    """
+    A = check_dictionary(dictionary)
+    W = check_dictionary(weight, name="weight")
+    if W.shape != A.shape:
+        raise ValueError(
+            f"weight has shape {W.shape} and dictionary {A.shape}: W^T A needs "
+            "the same shape (n_features, n_components)."
+        )
+    return generalized_coherence_of(W, A)

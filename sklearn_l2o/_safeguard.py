@@ -20,6 +20,7 @@ from ._shrinkage import soft_threshold
 from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._starts import fista_momentum_sequence
 from ._torch import to_numpy
+from ._varying import VaryingDictionaryRegressor
 
 _CHUNK = 4096
 #: FISTA iterations between two certificate checks of the continuation: a
@@ -232,6 +233,12 @@ class Safeguarded(
             raise ValueError(
                 "Safeguarded needs one of the package's unrolled solvers (ALISTA, "
                 f"LISTA, ...); got {type(self.estimator).__name__}."
+            )
+        if isinstance(self.estimator, VaryingDictionaryRegressor):
+            raise ValueError(
+                f"Safeguarded checks each layer against the LASSO of one "
+                f"dictionary; {type(self.estimator).__name__} takes a dictionary "
+                "per call, which Safeguarded does not pass on."
             )
         if self.prefit:
             check_is_fitted(self.estimator, "module_")

@@ -2,12 +2,20 @@
 show them."""
 
 from ._display import NMSECurveDisplay, TrainingHistoryDisplay
-from ._metrics import lasso_objective, nmse_db, nmse_scorer
+from ._metrics import (
+    generalized_coherence,
+    lasso_objective,
+    mutual_coherence,
+    nmse_db,
+    nmse_scorer,
+)
 
 __all__ = [
     "NMSECurveDisplay",
     "TrainingHistoryDisplay",
+    "generalized_coherence",
     "lasso_objective",
+    "mutual_coherence",
     "nmse_db",
     "nmse_scorer",
 ]

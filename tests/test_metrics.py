@@ -75,3 +75,44 @@ def test_lasso_objective_matches_sklearn_scaling():
 def test_lasso_objective_shape_error():
     with pytest.raises(ValueError, match="shapes do not match"):
         lasso_objective(np.eye(3), np.ones((2, 3)), np.ones((2, 4)), alpha=1.0)
+
+
+def test_mutual_coherence_by_hand():
+    from sklearn_l2o.metrics import mutual_coherence
+
+    assert mutual_coherence(np.eye(3)) == 0.0
+    assert mutual_coherence([[1.0], [2.0]]) == 0.0  # one atom
+    # atoms at 60 degrees, one of them scaled: the cosine, 1/2
+    A = np.array([[1.0, 3 * 0.5], [0.0, 3 * np.sqrt(3) / 2]])
+    assert mutual_coherence(A) == pytest.approx(0.5, abs=1e-15)
+    # a repeated atom (with its sign flipped): 1
+    assert mutual_coherence([[1.0, -2.0, 0.0], [1.0, -2.0, 1.0]]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="zero column"):
+        mutual_coherence([[1.0, 0.0], [1.0, 0.0]])
+
+
+def test_generalized_coherence_by_hand():
+    from sklearn_l2o.metrics import generalized_coherence, mutual_coherence
+
+    # with A = I, W^T A = W^T: the largest off-diagonal entry, 3; the
+    # diagonal 9s do not count
+    W = np.array([[9.0, 1.0, 0.0], [2.0, 9.0, 0.0], [0.0, -3.0, 9.0]])
+    assert generalized_coherence(W, np.eye(3)) == 3.0
+    A = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    W = np.array([[1.0, -0.5, 0.5], [-0.5, 1.0, 0.5]])
+    assert generalized_coherence(W, A) == 0.5
+    # with W = A of unit-norm atoms it is the mutual coherence
+    U = A / np.linalg.norm(A, axis=0)
+    assert generalized_coherence(U, U) == pytest.approx(mutual_coherence(A))
+    with pytest.raises(ValueError, match="same shape"):
+        generalized_coherence(W[:, :2], A)
+
+
+def test_analytic_weight_lowers_the_coherence():
+    """ALISTA's weight leaks less between atoms than the dictionary itself."""
+    from sklearn_l2o._starts import analytic_weight
+    from sklearn_l2o.datasets import make_gaussian_dictionary
+    from sklearn_l2o.metrics import generalized_coherence, mutual_coherence
+
+    A = make_gaussian_dictionary(50, 100, random_state=0)
+    assert generalized_coherence(analytic_weight(A), A) < mutual_coherence(A) - 0.05

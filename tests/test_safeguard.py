@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from sklearn_l2o import ALISTA, FISTA, LAMP, LISTACPSS, Safeguarded
+from sklearn_l2o import ALISTA, FISTA, LAMP, LISTACPSS, AdaLISTA, Safeguarded
 from sklearn_l2o._safeguard import relative_duality_gap
 from sklearn_l2o.datasets import make_gaussian_dictionary
 from sklearn_l2o.metrics import lasso_objective, nmse_db, nmse_scorer
@@ -216,6 +216,8 @@ def test_bad_input(fitted, small_problem):
     B, X, B_test, _, A = small_problem
     with pytest.raises(ValueError, match="unrolled solvers"):
         Safeguarded(FISTA(dictionary=A), alpha=ALPHA).fit(B[:50], X[:50])
+    with pytest.raises(ValueError, match="dictionary per call"):
+        Safeguarded(AdaLISTA(dictionary=A), alpha=ALPHA).fit(B[:50], X[:50])
     with pytest.raises(ValueError, match="alpha"):
         Safeguarded(fitted, alpha=-1.0, prefit=True).fit(B_test)
     with pytest.raises(ValueError, match="features"):

@@ -22,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.image import extract_patches_2d
 from sklearn.utils import check_random_state
 
+from .._metrics import mutual_coherence
 from .._sklearn_compat import Interval, validate_params
 
 _FILE = "coherent_256x512.npz"
@@ -148,13 +149,6 @@ def learn_coherent_dictionary(
     A = learner.components_.T
     norms = np.linalg.norm(A, axis=0, keepdims=True)
     return A / np.where(norms > 0, norms, 1.0)
-
-
-def mutual_coherence(A):
-    """max over i != j of |a_i^T a_j| for unit-norm columns."""
-    G = np.abs(A.T @ A)
-    np.fill_diagonal(G, 0.0)
-    return float(G.max())
 
 
 def load_coherent_dictionary():
