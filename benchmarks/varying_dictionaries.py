@@ -68,22 +68,28 @@ def run_draw(seed, args, budget):
         start = time.perf_counter()
         model.fit(B[: args.n_train], X[: args.n_train])
         row = {"fit_s": time.perf_counter() - start}
+        if isinstance(model, ALISTA):  # one dictionary: it cannot take another
+
+            def predict(b, D, model=model):
+                return model.predict(b)
+
+        else:
+
+            def predict(b, D, model=model):
+                return model.predict(b, dictionaries=D)
+
         for sigma, groups in sets.items():
-            if isinstance(model, ALISTA):
-                row[sigma], seconds = score(lambda b, D: model.predict(b), groups)
-            else:
-                row[sigma], seconds = score(
-                    lambda b, D: model.predict(b, dictionaries=D), groups
-                )
-            row[f"predict_s_{sigma}"] = seconds
+            row[sigma], row[f"predict_s_{sigma}"] = score(predict, groups)
         rows[name] = row
         print(json.dumps({"draw": seed, "method": name, **row}), flush=True)
     row = {}
     for sigma, groups in sets.items():
         row[sigma], _ = score(
-            lambda b, D: FISTA(dictionary=D, alpha=args.alpha, max_iter=16, tol=0)
-            .fit(b)
-            .predict(b),
+            lambda b, D: (
+                FISTA(dictionary=D, alpha=args.alpha, max_iter=16, tol=0)
+                .fit(b)
+                .predict(b)
+            ),
             groups,
         )
     rows["FISTA@16"] = row

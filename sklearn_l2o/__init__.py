@@ -14,11 +14,12 @@ from ._lamp import LAMP
 from ._learned_optimizer import LearnedOptimizer
 from ._lfista import LFISTA
 from ._lista import LISTA, LISTASS
-from ._lista_cp import LISTACP, LISTACPSS
+from ._lista_cp import LIHT, LISTACP, LISTACPSS
 from ._robust_alista import RobustALISTA
 from ._safeguard import Safeguarded
 from ._steplista import StepLISTA
 from ._tilista import TiLISTA
+from ._tista import TISTA
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ __all__ = [
     "LAMP",
     "LearnedOptimizer",
     "LFISTA",
+    "LIHT",
     "LISTA",
     "LISTACP",
     "LISTACPSS",
@@ -42,5 +44,6 @@ __all__ = [
     "Safeguarded",
     "StepLISTA",
     "TiLISTA",
+    "TISTA",
     "__version__",
 ]

@@ -327,6 +327,9 @@ class UnrolledRegressor(
 
     #: whether a new layer may start as a copy of the trained one before it
     _reuse_previous_layer = False
+    #: whether ``_build_net`` also reads the training measurements (keyword
+    #: ``measurements``), for a start estimated from them
+    _needs_measurements = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -549,7 +552,8 @@ class UnrolledRegressor(
             # the net works with unit-norm atoms: codes scale by their norms
             norms = column_norms(A)
             codes = None if Y is None else Y[train_idx] * norms
-            net = self._build_net(A / norms, codes, device, dtype)
+            start = dict(measurements=X[train_idx]) if self._needs_measurements else {}
+            net = self._build_net(A / norms, codes, device, dtype, **start)
             net.atom_norms.copy_(torch.as_tensor(norms))
         A_t = to(A)
         alpha = float(getattr(self, "alpha", 0.0))

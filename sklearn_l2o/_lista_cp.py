@@ -2,7 +2,8 @@
 
 from ._base import net_attribute
 from ._lista_family import SUPPORT_CONSTRAINTS, LISTAFamilyRegressor
-from ._shrinkage import support_selection_threshold
+from ._shrinkage import SHRINKAGES, support_selection_threshold
+from ._sklearn_compat import StrOptions
 from ._unrolled import UnrolledNet
 
 
@@ -17,11 +18,21 @@ class LISTACPNet(UnrolledNet):
     threshold = "theta"
 
     def __init__(
-        self, A, weight, n_layers, n_selected, theta, dtype, device, learned_step
+        self,
+        A,
+        weight,
+        n_layers,
+        n_selected,
+        theta,
+        dtype,
+        device,
+        learned_step,
+        shrinkage="soft",
     ):
         super().__init__(n_layers, A.shape[1], dtype, device)
         self.constant("A", A)
         self.n_selected = list(n_selected)
+        self.shrinkage = shrinkage
         self.per_layer("W", weight)
         self.per_layer("gamma", 1.0, trainable=learned_step)
         self.per_layer("theta", theta)
@@ -30,7 +41,12 @@ class LISTACPNet(UnrolledNet):
         x = state[0]
         z = x + self.at("gamma", k) * ((b - x @ self.A.T) @ self.at("W", k))
         return (
-            support_selection_threshold(z, self.at("theta", k), self.n_selected[k]),
+            support_selection_threshold(
+                z,
+                self.at("theta", k),
+                self.n_selected[k],
+                SHRINKAGES[self.shrinkage],
+            ),
         )
 
 
@@ -40,6 +56,7 @@ class _CoupledLISTA(LISTAFamilyRegressor):
     _parameter_constraints = {
         **LISTAFamilyRegressor._parameter_constraints,
         "learned_step": ["boolean"],
+        "shrinkage": [StrOptions(set(SHRINKAGES))],
     }
 
     weights_ = net_attribute(lambda net: net.gamma.reshape(-1, 1, 1) * net.W)
@@ -55,7 +72,11 @@ class _CoupledLISTA(LISTAFamilyRegressor):
             dtype,
             device,
             learned_step=bool(self.learned_step),
+            shrinkage=self._shrinkage(),
         )
+
+    def _shrinkage(self):
+        return self.shrinkage
 
     def _rate_factors(self):
         # a scalar in front of a matrix needs larger steps than its entries
@@ -64,6 +85,8 @@ class _CoupledLISTA(LISTAFamilyRegressor):
     def _warm_start_mismatch(self):
         if self.module_.gamma.requires_grad != bool(self.learned_step):
             return f"learned_step (now {bool(self.learned_step)})"
+        if getattr(self.module_, "shrinkage", "soft") != self._shrinkage():
+            return f"shrinkage (now {self._shrinkage()!r})"
         return None
 
 
@@ -96,6 +119,13 @@ class LISTACP(_CoupledLISTA):
         compute the same family of functions, but a layer's step can change
         without all of W_k moving together, which Adam's per-entry steps do
         poorly. ``weights_`` holds the products gamma_k W_k.
+    shrinkage : {"soft", "mcp", "scad", "hard"}, default="soft"
+        The thresholding of the entries not selected: soft thresholding (the
+        l1 penalty's proximal map), or the proximal map of a nonconvex
+        penalty, which shrinks large entries less or not at all: "mcp" (firm
+        thresholding, minimax concave penalty with ratio 2), "scad" (ratio
+        3.7), "hard" (firm thresholding with a ramp 10 % of the threshold
+        wide, which keeps the threshold trainable).
     weight_rate : float, default=0.1
         The matrices' Adam step as a multiple of the stage's (0 holds them at
         their start). With the steps learned, slow matrices keep the layers
@@ -142,6 +172,142 @@ class LISTACP(_CoupledLISTA):
     >>> bool(nmse_db(X[1800:], model.predict(B[1800:])) < -5)
     True
     """
+
+    def __init__(
+        self,
+        dictionary=None,
+        *,
+        init_threshold=None,
+        weight_init="ista",
+        learned_step=True,
+        shrinkage="soft",
+        weight_rate=0.1,
+        n_layers=16,
+        loss="mse",
+        alpha=0.005,
+        continuation_iter=0,
+        learning_rate=2e-3,
+        batch_size=128,
+        max_steps_per_stage=1000,
+        patience=300,
+        validation_fraction=0.1,
+        validation_interval=50,
+        layer_decay=0.3,
+        stage_factors=(1.0, 0.2, 0.02),
+        plateau_decays=2,
+        threshold_search=True,
+        refinement_steps=8000,
+        refinement_patience=1500,
+        dtype="float32",
+        random_state=None,
+        device="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        self.dictionary = dictionary
+        self.init_threshold = init_threshold
+        self.weight_init = weight_init
+        self.learned_step = learned_step
+        self.shrinkage = shrinkage
+        self.weight_rate = weight_rate
+        self.n_layers = n_layers
+        self.loss = loss
+        self.alpha = alpha
+        self.continuation_iter = continuation_iter
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_steps_per_stage = max_steps_per_stage
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.validation_interval = validation_interval
+        self.layer_decay = layer_decay
+        self.stage_factors = stage_factors
+        self.plateau_decays = plateau_decays
+        self.threshold_search = threshold_search
+        self.refinement_steps = refinement_steps
+        self.refinement_patience = refinement_patience
+        self.dtype = dtype
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+
+class LIHT(_CoupledLISTA):
+    """Learned iterative hard thresholding with coupled weights (LIHT-CP).
+
+    LIHT runs ``n_layers`` iterations of::
+
+        x^{k+1} = H(x^k + gamma_k W_k^T (b - A x^k); theta_k),
+
+    the layer of :class:`LISTACP` with hard thresholding ``H`` in place of
+    soft thresholding: entries above the threshold keep their value, the
+    others become zero, the step of iterative hard thresholding (IHT) for the
+    l0-constrained problem. ``W_k``, ``gamma_k`` and ``theta_k`` are learned
+    per layer, stage-wise as LISTA-CP is, from the ISTA start W_k = A /
+    (1.001 L), gamma_k = 1, theta_k = 0.4 / (1.001 L).
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_features, n_components), default=None
+        The dictionary ``A`` with b = A x + e, used in every layer. If None, it
+        is estimated from the training pairs by least squares.
+    init_threshold : float, default=None
+        Initial theta_k; None uses 0.4 / (1.001 L).
+    {weight_init}
+    learned_step : bool, default=True
+        Learn the scalar step gamma_k of each layer, as :class:`LISTACP`
+        does (``weights_`` then holds the products gamma_k W_k).
+    weight_rate : float, default=0.1
+        The matrices' Adam step as a multiple of the stage's (0 holds them at
+        their start).
+    {training_parameters}
+
+    Attributes
+    ----------
+    {common_attributes}
+    weights_ : ndarray of shape (n_layers, n_features, n_components)
+        Learned gamma_k W_k.
+    thresholds_ : ndarray of shape (n_layers,)
+        Learned thresholds theta_k.
+
+    See Also
+    --------
+    LISTACP : The same layer with soft thresholding.
+    LISTACPSS : Soft thresholding, with the largest entries passed unshrunk;
+        ``shrinkage=`` gives it the nonconvex operators.
+
+    Notes
+    -----
+    Hard thresholding has no gradient in its threshold; the operator used is
+    firm thresholding with a ramp 10 % of the threshold wide (zero below
+    theta, the identity above 1.1 theta, linear in between), as the
+    continuous hard-thresholding units of the paper are, so that training
+    can move theta. It is :class:`LISTACP` with ``shrinkage="hard"``.
+    Reference: B. Xin, Y. Wang, W. Gao, D. Wipf, B. Wang, "Maximal sparsity
+    with deep networks?", NeurIPS 2016.
+
+    Examples
+    --------
+    >>> from sklearn_l2o import LIHT
+    >>> from sklearn_l2o.datasets import make_sparse_recovery
+    >>> from sklearn_l2o.metrics import nmse_db
+    >>> B, X, A = make_sparse_recovery(2000, n_components=64, n_features=32,
+    ...                                random_state=0)
+    >>> model = LIHT(dictionary=A, n_layers=4, max_steps_per_stage=100,
+    ...              refinement_steps=200, device="cpu",
+    ...              random_state=0).fit(B[:1800], X[:1800])
+    >>> model.thresholds_.shape
+    (4,)
+    >>> bool(nmse_db(X[1800:], model.predict(B[1800:])) < -5)
+    True
+    """
+
+    _parameter_constraints = {
+        name: rule
+        for name, rule in _CoupledLISTA._parameter_constraints.items()
+        if name != "shrinkage"
+    }
 
     def __init__(
         self,
@@ -200,6 +366,9 @@ class LISTACP(_CoupledLISTA):
         self.verbose = verbose
         self.warm_start = warm_start
 
+    def _shrinkage(self):
+        return "hard"
+
 
 class LISTACPSS(_CoupledLISTA):
     """LISTA-CPSS: coupled weights and support selection.
@@ -231,6 +400,13 @@ class LISTACPSS(_CoupledLISTA):
     learned_step : bool, default=True
         Learn the scalar step gamma_k of each layer, as :class:`LISTACP`
         does (``weights_`` then holds the products gamma_k W_k).
+    shrinkage : {"soft", "mcp", "scad", "hard"}, default="soft"
+        The thresholding of the entries not selected: soft thresholding (the
+        l1 penalty's proximal map), or the proximal map of a nonconvex
+        penalty, which shrinks large entries less or not at all: "mcp" (firm
+        thresholding, minimax concave penalty with ratio 2), "scad" (ratio
+        3.7), "hard" (firm thresholding with a ramp 10 % of the threshold
+        wide, which keeps the threshold trainable).
     weight_rate : float, default=0.1
         The matrices' Adam step as a multiple of the stage's (0 holds them at
         their start).
@@ -289,6 +465,7 @@ class LISTACPSS(_CoupledLISTA):
         init_threshold=None,
         weight_init="ista",
         learned_step=True,
+        shrinkage="soft",
         weight_rate=0.1,
         n_layers=16,
         loss="mse",
@@ -318,6 +495,7 @@ class LISTACPSS(_CoupledLISTA):
         self.init_threshold = init_threshold
         self.weight_init = weight_init
         self.learned_step = learned_step
+        self.shrinkage = shrinkage
         self.weight_rate = weight_rate
         self.n_layers = n_layers
         self.loss = loss

@@ -179,8 +179,9 @@ def lasso_objective(dictionary, B, X, alpha):
 
 @validate_params({"dictionary": ["array-like"]}, prefer_skip_nested_validation=True)
 def mutual_coherence(dictionary):
-    """Largest |cosine| between two distinct atoms: max_{i != j} |a_i^T a_j|
-    over the columns scaled to unit norm.
+    """Largest absolute cosine between two distinct atoms.
+
+    ``max_{i != j} abs(a_i^T a_j)`` over the columns scaled to unit norm.
 
     The quantity the recovery guarantees of ISTA and LISTA are stated in:
     the smaller, the more atoms a code may use and still be recovered.
@@ -217,7 +218,9 @@ def mutual_coherence(dictionary):
     prefer_skip_nested_validation=True,
 )
 def generalized_coherence(weight, dictionary):
-    """max_{i != j} |w_i^T a_j|: how much atom j leaks into entry i of W^T A.
+    """How much atom j leaks into entry i of ``W^T A``, at most.
+
+    ``max_{i != j} abs(w_i^T a_j)``.
 
     ALISTA's weight is the W with w_i^T a_i = 1 for every i that minimises
     this (in a least-squares sense); HyperLISTA's thresholds are set from it.

@@ -13,16 +13,53 @@ def soft_threshold(z, theta):
     return torch.sign(z) * torch.relu(torch.abs(z) - theta)
 
 
-def support_selection_threshold(z, theta, n_selected):
+def firm_threshold(z, theta, ratio):
+    """The proximal map of the minimax concave penalty (MCP), "firm"
+    thresholding: 0 where |z| <= theta, z where |z| > ratio * theta, and the
+    line joining the two in between, ``sign(z) ratio (|z| - theta) /
+    (ratio - 1)``. Large entries keep their magnitude, as with hard
+    thresholding, and the output stays continuous in z and theta; ``ratio``
+    near 1 is close to hard thresholding.
+    """
+    magnitude = torch.abs(z)
+    ramp = torch.sign(z) * torch.relu(magnitude - theta) * (ratio / (ratio - 1.0))
+    return torch.where(magnitude > ratio * theta, z, ramp)
+
+
+def scad_threshold(z, theta, ratio=3.7):
+    """The proximal map of the SCAD penalty (Fan and Li, with the usual
+    ``ratio`` a = 3.7): soft thresholding up to |z| = 2 theta, then a line of
+    slope ``(a - 1) / (a - 2)`` that reaches z at |z| = a theta, and z beyond.
+    """
+    magnitude = torch.abs(z)
+    ramp = ((ratio - 1.0) * z - torch.sign(z) * ratio * theta) / (ratio - 2.0)
+    middle = torch.where(magnitude > 2 * theta, ramp, soft_threshold(z, theta))
+    return torch.where(magnitude > ratio * theta, z, middle)
+
+
+# ratio of the MCP ramp that stands for hard thresholding: the ramp, 10% of the
+# threshold wide, is where the threshold gets its gradient
+HARD_RATIO = 1.1
+
+SHRINKAGES = {
+    "soft": soft_threshold,
+    "mcp": lambda z, theta: firm_threshold(z, theta, 2.0),
+    "scad": scad_threshold,
+    "hard": lambda z, theta: firm_threshold(z, theta, HARD_RATIO),
+}
+
+
+def support_selection_threshold(z, theta, n_selected, shrink=soft_threshold):
     """Soft thresholding in which the ``n_selected`` largest entries of each
     row (when they also exceed ``theta``) pass through unshrunk.
 
     The entries trusted to be in the support keep their magnitude, which
     removes the bias soft thresholding adds to them. The selection mask is a
     comparison, so no gradient flows through it; the selected entries pass
-    their gradient straight through to ``z``.
+    their gradient straight through to ``z``. ``shrink(z, theta)`` is what the
+    other entries get (soft thresholding unless told).
     """
-    shrunk = soft_threshold(z, theta)
+    shrunk = shrink(z, theta)
     if n_selected <= 0:
         return shrunk
     magnitude = torch.abs(z)

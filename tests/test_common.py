@@ -16,10 +16,12 @@ from sklearn_l2o import (
     ISTA,
     LAMP,
     LFISTA,
+    LIHT,
     LISTA,
     LISTACP,
     LISTACPSS,
     LISTASS,
+    TISTA,
     AdaLISTA,
     ALISTARegressor,
     AnalyticOptimizer,
@@ -66,6 +68,8 @@ ESTIMATORS = [
     LISTASS(**FAST_UNROLLED, parametrization="coupled_residual"),
     LISTACP(**FAST_UNROLLED),
     LISTACPSS(**FAST_UNROLLED),
+    LISTACPSS(**FAST_UNROLLED, shrinkage="scad"),
+    LIHT(**FAST_UNROLLED),
     TiLISTA(**FAST_UNROLLED),
     # float64: in float32 one of LAMP's predictions on the check's 20 rows
     # differed by 4 ulp (6e-7) between the whole batch and row by row (a
@@ -73,6 +77,8 @@ ESTIMATORS = [
     # 1e-7 tolerance; in float64 the rows are as independent, and agree
     LAMP(**FAST_UNROLLED, dtype="float64"),
     LAMP(**FAST_UNROLLED, dtype="float64", shrinkage="bg"),
+    # float64, as LAMP
+    TISTA(**FAST_UNROLLED, dtype="float64"),
     LFISTA(**FAST_UNROLLED),
     GLISTA(**FAST_UNROLLED),
     LearnedOptimizer(**FAST_LEARNED),

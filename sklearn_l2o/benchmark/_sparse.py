@@ -317,18 +317,23 @@ UNROLLED = [
     "LISTACP",
     "LISTASS",
     "LISTACPSS",
+    "LIHT",
     "TiLISTA",
     "ALISTA",
     "HyperLISTA",
     "LAMP",
+    "TISTA",
     "LFISTA",
     "GLISTA",
 ]
 #: solvers run with a non-default option, under their own name: LAMP with
-#: the Bernoulli-Gaussian shrinkage of the LAMP paper (LAMP-bg), and ALISTA
-#: with each new layer's starting threshold searched (ALISTA-search)
+#: the Bernoulli-Gaussian shrinkage of the LAMP paper (LAMP-bg), LISTA-CPSS
+#: with the nonconvex thresholdings, and ALISTA with each new layer's starting
+#: threshold searched (ALISTA-search)
 VARIANTS = {
     "LAMP-bg": ("LAMP", {"shrinkage": "bg"}),
+    "LISTACPSS-mcp": ("LISTACPSS", {"shrinkage": "mcp"}),
+    "LISTACPSS-scad": ("LISTACPSS", {"shrinkage": "scad"}),
     "ALISTA-search": ("ALISTA", {"threshold_search": True}),
 }
 #: what the main job runs when no method is named
