@@ -228,6 +228,33 @@ def test_lasso_passes_per_architecture_options_and_records_them(tmp_path, monkey
     assert payloads["lasso_5x10"]["methods"]["L2O-hierarchical"]["episodes"] > 0
 
 
+@pytest.mark.parametrize("task", ["lasso", "rastrigin", "training"])
+def test_l2o_enhanced_is_rnnprop_with_curriculum_and_imitation(
+    task, tmp_path, monkeypatch
+):
+    from sklearn_l2o.benchmark import _l2o
+
+    built = []
+    real = _l2o._learned
+
+    def spy(family, architecture, options, device, seed, ctx=None):
+        learner = real(family, architecture, options, device, seed, ctx)
+        built.append(learner)
+        return learner
+
+    monkeypatch.setattr(_l2o, "_learned", spy)
+    payloads = main(
+        [task, "--quick", "--methods", "L2O-enhanced", "L2O-rnnprop"]
+        + ["--device", "cpu", "--output", str(tmp_path)]
+    )
+    enhanced, plain = built
+    assert enhanced.architecture == plain.architecture == "rnnprop"
+    assert enhanced.curriculum is True and enhanced.imitation == "adam"
+    assert plain.curriculum is False and plain.imitation is None
+    methods = next(iter(payloads.values()))["methods"]
+    assert set(methods) == {"L2O-enhanced", "L2O-rnnprop"}
+
+
 def test_lasso_takes_instance_counts_and_trains_lista_coupled(tmp_path):
     # --n-train / --n-test size the LASSO sets, and LISTA is trained in the
     # coupled-plus-residual coordinates from the analytic start
@@ -350,6 +377,9 @@ def test_quick_run_of_every_sparse_method(tmp_path, capsys):
     assert methods["LISTA"]["params"]["max_steps_per_stage"] == 40
     # a variant runs its class with its own option
     assert methods["LAMP-bg"]["params"]["shrinkage"] == "bg"
+    assert methods["LISTACPSS-scad"]["settings"]["shrinkage"] == "scad"
+    assert methods["LISTACPSS"]["settings"]["shrinkage"] == "soft"
+    assert {"LIHT", "TISTA"} <= set(methods)
     assert "shrinkage" not in methods["LAMP"]["params"]
     assert methods["ALISTA-search"]["settings"]["threshold_search"] is True
     assert methods["ALISTA"]["settings"]["threshold_search"] == "auto"

@@ -42,6 +42,12 @@ from ._report import (
 from ._runner import Method, Progress, check_methods, layer_steps, run_methods
 
 ARCHITECTURES = ("lstm", "rnnprop", "hierarchical")
+#: L2O-enhanced (Chen et al. 2020, the survey's enhanced training): RNNprop
+#: meta-trained with a curriculum over trajectory lengths and imitation of
+#: Adam, run as its own method on every task
+ENHANCED = {"architecture": "rnnprop", "curriculum": True, "imitation": "adam"}
+#: the learned methods of every task: the architectures, then L2O-enhanced
+LEARNED = (*ARCHITECTURES, "enhanced")
 
 
 # --------------------------------------------------------------- measurement
@@ -117,8 +123,16 @@ class _Meter:
 # ------------------------------------------------------------- shared parts
 def _rule_options(cfg, architecture, n_steps):
     """A task's meta-training options for one rule: the shared ones, the run
-    length, then the rule's own (returned too, for the results file)."""
-    own = cfg.get("per_architecture", {}).get(architecture, {})
+    length, then the rule's own (returned too, for the results file).
+    "enhanced" is RNNprop's with the enhanced training's options."""
+    if architecture == "enhanced":
+        base = ENHANCED["architecture"]
+        own = {
+            **cfg.get("per_architecture", {}).get(base, {}),
+            **{k: v for k, v in ENHANCED.items() if k != "architecture"},
+        }
+    else:
+        own = cfg.get("per_architecture", {}).get(architecture, {})
     return dict(cfg["learned"], n_steps=n_steps, **own), own
 
 
@@ -134,6 +148,8 @@ def _learned(family, architecture, options, device, seed, ctx=None):
         options = {**options, **_accepted(LearnedOptimizer, ctx.overrides)}
         if ctx.verbose:
             options.setdefault("verbose", ctx.verbose)
+    if architecture == "enhanced":
+        architecture = ENHANCED["architecture"]
     return LearnedOptimizer(
         family=family,
         architecture=architecture,
@@ -389,7 +405,7 @@ LASSO_QUICK = {
 #: the methods of the LASSO task, in the order of its tables
 LASSO_METHODS = (
     ["ISTA", "FISTA", "ALISTA", "LISTA"]
-    + [f"L2O-{a}" for a in ARCHITECTURES + ("proximal",)]
+    + [f"L2O-{a}" for a in (*LEARNED, "proximal")]
     + ["GD", "Adam", "RMSProp"]
 )
 #: plot titles of make_lasso_problems' distributions
@@ -557,7 +573,7 @@ def lasso_registry():
     registry = {"ISTA": _lasso_classic(ISTA), "FISTA": _lasso_classic(FISTA)}
     for name in ("ALISTA", "LISTA"):
         registry[name] = _lasso_unrolled(name)
-    for architecture in ARCHITECTURES + ("proximal",):
+    for architecture in (*LEARNED, "proximal"):
         registry[f"L2O-{architecture}"] = _lasso_learned(architecture)
     for name in LASSO_RULES:
         registry[name] = _lasso_rule(name)
@@ -720,7 +736,7 @@ RASTRIGIN_BASELINES = {
     "NAG": ("nag", 0.1, True),
 }
 #: the methods of the Rastrigin task, in the order of its tables
-RASTRIGIN_METHODS = [f"L2O-{a}" for a in ARCHITECTURES] + list(RASTRIGIN_BASELINES)
+RASTRIGIN_METHODS = [f"L2O-{a}" for a in LEARNED] + list(RASTRIGIN_BASELINES)
 _RASTRIGIN_LEGEND = (
     "loss@k: objective after k iterations, the mean over each test function's "
     "starts, then mean ± standard deviation over the functions; final: after "
@@ -801,7 +817,7 @@ def _rastrigin_baseline(name):
 
 def rastrigin_registry():
     """Method name -> :class:`Method` of the Rastrigin task."""
-    registry = {f"L2O-{a}": _rastrigin_learned(a) for a in ARCHITECTURES}
+    registry = {f"L2O-{a}": _rastrigin_learned(a) for a in LEARNED}
     for name in RASTRIGIN_BASELINES:
         registry[name] = _rastrigin_baseline(name)
     return registry
@@ -908,7 +924,7 @@ TRAINING_QUICK = {
     "adam_rates": (1e-2, 3e-2),
 }
 #: the methods of the training task, in the order of its tables
-TRAINING_METHODS = [f"L2O-{a}" for a in ARCHITECTURES] + ["SGD", "Adam", "RMSProp"]
+TRAINING_METHODS = [f"L2O-{a}" for a in LEARNED] + ["SGD", "Adam", "RMSProp"]
 #: the test tasks: the network, and its size and data (plots and tables)
 TASK_TITLES = {
     "mlp": ("MLP (sigmoid)", "64-20-10 on 8x8 digits"),
@@ -1043,7 +1059,7 @@ def _run_adam(ctx):
 
 def training_registry():
     """Method name -> :class:`Method` of the network-training task."""
-    registry = {f"L2O-{a}": _training_learned(a) for a in ARCHITECTURES}
+    registry = {f"L2O-{a}": _training_learned(a) for a in LEARNED}
     registry["SGD"] = _training_rule("SGD", "gd", 0.1)
     registry["Adam"] = Method(_run_adam, _estimator(_run_adam, _training_probe))
     registry["RMSProp"] = _training_rule("RMSProp", "rmsprop", 1e-3)
