@@ -8,6 +8,7 @@ from ._ada_lista import AdaLISTA
 from ._alista import ALISTA, ALISTARegressor
 from ._analytic import AnalyticOptimizer
 from ._classic import FISTA, ISTA
+from ._fixed_point import FixedPointALISTA
 from ._glista import GLISTA
 from ._hyperlista import HyperLISTA
 from ._lamp import LAMP
@@ -29,6 +30,7 @@ __all__ = [
     "ALISTARegressor",
     "AnalyticOptimizer",
     "FISTA",
+    "FixedPointALISTA",
     "GLISTA",
     "HyperLISTA",
     "ISTA",

@@ -25,6 +25,7 @@ from sklearn_l2o import (
     AdaLISTA,
     ALISTARegressor,
     AnalyticOptimizer,
+    FixedPointALISTA,
     HyperLISTA,
     LearnedOptimizer,
     RobustALISTA,
@@ -85,6 +86,16 @@ ESTIMATORS = [
     AnalyticOptimizer(n_steps=5, device="cpu"),
     HyperLISTA(n_layers=2, search_rounds=1, device="cpu", random_state=0),
     StepLISTA(**FAST_UNROLLED),
+    FixedPointALISTA(
+        max_steps_per_stage=20,
+        patience=10,
+        validation_interval=5,
+        train_iter=5,
+        max_iter=20,
+        dtype="float64",
+        device="cpu",
+        random_state=0,
+    ),  # fmt: skip
     # float64, as LAMP: their float32 predictions of one row differed by 2e-7
     # between the whole batch and row by row
     RobustALISTA(**FAST_UNROLLED, n_encoder_layers=2, dtype="float64"),
