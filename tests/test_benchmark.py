@@ -673,3 +673,27 @@ def test_ood_shifts_of_the_dictionary():
     conditioned = _ood.conditioned_dictionary(A)
     np.testing.assert_allclose(np.linalg.norm(conditioned, axis=0), 1.0)
     assert np.linalg.cond(conditioned) > 2 * np.linalg.cond(A)
+
+
+@pytest.mark.parametrize(
+    "script, columns",
+    [
+        ("fixed_point_alista.py", ["FixedPointALISTA@100", "ALISTA@16+FISTA@84"]),
+        ("varying_dictionaries.py", ["RobustALISTA closed_form", "AdaLISTA"]),
+    ],
+)
+def test_benchmark_scripts_run_on_a_tiny_problem(script, columns, capsys):
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / script
+    tiny = ["--draws", "1", "--shape", "16", "32", "--n-train", "400"]
+    tiny += ["--n-test", "40", "--steps", "5", "--refinement", "5"]
+    if script == "varying_dictionaries.py":
+        tiny += ["--groups", "2"]
+    module = runpy.run_path(str(path))
+    module["main"](tiny)
+    out = capsys.readouterr().out
+    assert "median" in out
+    for column in columns:
+        assert column in out
