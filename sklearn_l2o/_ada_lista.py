@@ -2,40 +2,59 @@
 al., TPAMI 2021)."""
 
 import numpy as np
+import torch
 
 from ._base import net_attribute
 from ._shrinkage import soft_threshold
-from ._starts import default_threshold, fista_momentum, ista_step
+from ._starts import default_threshold, fista_momentum
 from ._varying import VaryingDictionaryRegressor, VaryingNet, adjoint_operator
 from ._varying import forward_operator as apply
 
+#: power iterations that estimate ||Q A||_2^2 for each dictionary
+_POWER_ITERATIONS = 30
+
 
 class AdaLISTANet(VaryingNet):
-    """x <- eta(y - gamma_k A^T Q^T Q (A y - b); theta_k),
-    y = x + beta_k (x - x_prev)."""
+    """x <- eta(y - (gamma_k / L) A^T Q^T Q (A y - b); theta_k),
+    y = x + beta_k (x - x_prev), L = ||Q A||_2^2 of the dictionary at hand."""
 
-    def __init__(
-        self, n_layers, n_features, n_components, gamma, theta, beta, dtype, device
-    ):
+    def __init__(self, n_layers, n_features, n_components, theta, beta, dtype, device):
         super().__init__(n_layers, n_components, dtype, device)
         self.shared("metric_root", np.eye(n_features))
-        self.per_layer("gamma", gamma)
+        # in units of 1 / L: ISTA's step is 1 for every dictionary
+        self.per_layer("gamma", 1.0 / 1.001)
         self.per_layer("theta", theta)
         self.per_layer("beta", beta, stacked=True)
 
     threshold = "theta"
 
+    def lipschitz(self, A):
+        """||Q A||_2^2 per dictionary: a scalar for a shared ``A``, a column
+        for one per row. Power iteration finds the top singular vector
+        without gradients; the value at it carries the gradient in Q."""
+        Q = self.metric_root
+        shape = (1, A.shape[-1]) if A.dim() == 2 else A.shape[::2]
+        v = torch.ones(shape, dtype=A.dtype, device=A.device)
+        with torch.no_grad():
+            for _ in range(_POWER_ITERATIONS):
+                v = adjoint_operator(A, (apply(A, v) @ Q.T) @ Q)
+                v = v / torch.linalg.vector_norm(v, dim=1, keepdim=True)
+        image = apply(A, v) @ Q.T
+        value = (image * image).sum(dim=1, keepdim=True)
+        return value if A.dim() == 3 else value.reshape(())
+
     def initial_state(self, data):
         x = super().initial_state(data)[0]
-        return x, x
+        return x, x, 1.0 / self.lipschitz(data.A)
 
     def layer(self, k, data, state):
-        x, previous = state
+        x, previous, inverse_lipschitz = state
         y = x + self.at("beta", k) * (x - previous)
         Q = self.metric_root
         weighted = ((apply(data.A, y) - data.b) @ Q.T) @ Q
-        z = y - self.at("gamma", k) * adjoint_operator(data.A, weighted)
-        return soft_threshold(z, self.at("theta", k)), x
+        step = self.at("gamma", k) * inverse_lipschitz
+        z = y - step * adjoint_operator(data.A, weighted)
+        return soft_threshold(z, self.at("theta", k)), x, inverse_lipschitz
 
 
 class AdaLISTA(VaryingDictionaryRegressor):
@@ -45,13 +64,17 @@ class AdaLISTA(VaryingDictionaryRegressor):
     extrapolated point, on the dictionary ``A`` given with the measurements::
 
         y^k = x^k + beta_k (x^k - x^{k-1}),
-        x^{k+1} = soft(y^k - gamma_k A^T U (A y^k - b); theta_k),
+        x^{k+1} = soft(y^k - (gamma_k / L) A^T U (A y^k - b); theta_k),
 
     with ``U = Q^T Q`` symmetric positive semidefinite, shared by the layers
     and learned with the per-layer steps ``gamma_k``, thresholds ``theta_k``
-    and momenta ``beta_k``. What is learned acts on the residual, not on the
-    dictionary's atoms, so one trained solver serves every dictionary of a
-    family: a new dictionary needs no retraining. ``A^T U (A y - b)`` is the
+    and momenta ``beta_k``. The steps are in units of ``1 / L``, with
+    ``L = ||Q A||_2^2`` computed for the dictionary of each call (by power
+    iteration), so that a dictionary with a larger norm than those seen in
+    training gets proportionally smaller steps instead of diverging. What is
+    learned acts on the residual, not on the dictionary's atoms, so one
+    trained solver serves every dictionary of a family: a new dictionary
+    needs no retraining. ``A^T U (A y - b)`` is the
     gradient of 1/2 ||A y - b||_U^2, so that each layer is a descent step on
     a data-fit term for any ``U``.
 
@@ -76,7 +99,7 @@ class AdaLISTA(VaryingDictionaryRegressor):
     metric_ : ndarray of shape (n_features, n_features)
         The learned metric U = Q^T Q.
     steps_ : ndarray of shape (n_layers,)
-        Learned steps gamma_k.
+        Learned steps gamma_k, in units of 1 / ||Q A||_2^2.
     thresholds_ : ndarray of shape (n_layers,)
         Learned thresholds theta_k.
     momentum_ : ndarray of shape (n_layers,)
@@ -180,7 +203,6 @@ class AdaLISTA(VaryingDictionaryRegressor):
             self.n_layers,
             m,
             n,
-            ista_step(A),
             default_threshold(A),
             fista_momentum(self.n_layers),
             dtype,
