@@ -65,21 +65,27 @@ class FixedPointALISTANet(UnrolledNet):
         return self.output(state, b)
 
     def _solve(self, b):
-        """Iterate each row until its relative change is below ``tol``."""
+        """Iterate each row until its relative change is below ``tol``.
+
+        The rows still moving are iterated as one block; the block shrinks,
+        and is written back, only at the checks.
+        """
         x = self.initial_state(b)[0]
         active = torch.arange(b.shape[0], device=b.device)
+        rows_b, rows_x = b, x
         for i in range(self.max_iter):
-            rows_b, rows_x = b[active], x[active]
             new = self.layer(0, rows_b, (rows_x,))[0]
-            x = x.index_copy(0, active, new)
             last = i + 1 == self.max_iter
             if self.tol > 0 and not last and (i + 1) % _CHECK_EVERY == 0:
                 change = torch.linalg.vector_norm(new - rows_x, dim=1)
                 size = torch.linalg.vector_norm(new, dim=1)
-                active = active[change > self.tol * size]
+                x = x.index_copy(0, active, new)
+                moving = change > self.tol * size
+                active, rows_b, new = active[moving], rows_b[moving], new[moving]
                 if active.numel() == 0:
-                    break
-        return (x,)
+                    return (x,)
+            rows_x = new
+        return (x.index_copy(0, active, rows_x),)
 
     def iterates(self, b, n_layers=None):
         """Yield the estimate after each of ``max_iter`` iterations."""
@@ -244,11 +250,9 @@ class FixedPointALISTA(UnrolledRegressor):
     def _build_net(self, A, y, device, dtype):
         n_selected = int(self.support_fraction * A.shape[1])
         W = analytic_weight(A)
-        net = FixedPointALISTANet(
+        return FixedPointALISTANet(
             A, W, n_selected, stable_step(W, A), float(self.init_scale), dtype, device
         )
-        self._set_iterations(net)
-        return net
 
     def _set_iterations(self, net):
         """The iteration counts of today's parameters (set_params after fit

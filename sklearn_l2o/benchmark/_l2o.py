@@ -125,14 +125,11 @@ def _rule_options(cfg, architecture, n_steps):
     """A task's meta-training options for one rule: the shared ones, the run
     length, then the rule's own (returned too, for the results file).
     "enhanced" is RNNprop's with the enhanced training's options."""
+    per_architecture = cfg.get("per_architecture", {})
     if architecture == "enhanced":
-        base = ENHANCED["architecture"]
-        own = {
-            **cfg.get("per_architecture", {}).get(base, {}),
-            **{k: v for k, v in ENHANCED.items() if k != "architecture"},
-        }
+        own = {**per_architecture.get(ENHANCED["architecture"], {}), **ENHANCED}
     else:
-        own = cfg.get("per_architecture", {}).get(architecture, {})
+        own = per_architecture.get(architecture, {})
     return dict(cfg["learned"], n_steps=n_steps, **own), own
 
 
@@ -148,11 +145,10 @@ def _learned(family, architecture, options, device, seed, ctx=None):
         options = {**options, **_accepted(LearnedOptimizer, ctx.overrides)}
         if ctx.verbose:
             options.setdefault("verbose", ctx.verbose)
-    if architecture == "enhanced":
-        architecture = ENHANCED["architecture"]
+    # an entry "architecture" in the options (L2O-enhanced's) names the rule
+    options = {"architecture": architecture, **options}
     return LearnedOptimizer(
         family=family,
-        architecture=architecture,
         device=device,
         random_state=seed,
         **options,
