@@ -16,6 +16,7 @@ from ._learned_optimizer import LearnedOptimizer
 from ._lfista import LFISTA
 from ._lista import LISTA, LISTASS
 from ._lista_cp import LIHT, LISTACP, LISTACPSS
+from ._na_alista import NAALISTA
 from ._robust_alista import RobustALISTA
 from ._safeguard import Safeguarded
 from ._steplista import StepLISTA
@@ -42,6 +43,7 @@ __all__ = [
     "LISTACP",
     "LISTACPSS",
     "LISTASS",
+    "NAALISTA",
     "RobustALISTA",
     "Safeguarded",
     "StepLISTA",

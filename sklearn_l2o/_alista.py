@@ -185,7 +185,10 @@ class ALISTA(UnrolledRegressor):
             A.shape[1], self.n_layers, self.support_fraction, self.max_support_fraction
         )
         gamma = stable_step(W, A)
-        return ALISTANet(A, W, self.n_layers, sizes, gamma, theta, dtype, device)
+        return self._make_net(A, W, sizes, gamma, theta, dtype, device)
+
+    def _make_net(self, A, W, n_selected, gamma, theta, dtype, device):
+        return ALISTANet(A, W, self.n_layers, n_selected, gamma, theta, dtype, device)
 
 
 class ALISTARegressor(ALISTA):

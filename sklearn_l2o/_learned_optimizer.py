@@ -55,7 +55,7 @@ class LearnedOptimizer(OptimizerEstimator):
         What a row means (see :mod:`sklearn_l2o.problems`); None uses
         :class:`~sklearn_l2o.problems.QuadraticProblems`, for which any 2-D
         array is a set of instances.
-    architecture : {"lstm", "rnnprop", "hierarchical", "proximal"}, \
+    architecture : {"lstm", "rnnprop", "hierarchical", "proximal", "swarm"}, \
 default="lstm"
         "lstm": L2O-DM, a 2-layer LSTM on LogAndSign gradients, output times
         0.1. "rnnprop": RNNprop, a 2-layer LSTM on Adam's normalised moments,
@@ -65,7 +65,17 @@ default="lstm"
         proximal gradient step (this package's, see Notes); only for families
         with a non-smooth term whose prox is known (``proximal_term()``, as
         :class:`~sklearn_l2o.problems.LassoProblems`), so not for
-        ``minimize`` or ``as_torch_optimizer``.
+        ``minimize`` or ``as_torch_optimizer``. "swarm": L2O-Swarm, a
+        population of ``n_particles`` points per instance moved by one
+        coordinate-wise LSTM that also sees each particle's best point, the
+        population's best point and an attention-weighted summary of the
+        other particles (see Notes); ``transform`` returns, per instance,
+        the particle that ends lowest and ``objective_curve`` the lowest
+        value of the population at every step. Not for ``minimize`` or
+        ``as_torch_optimizer``, which run a single point.
+    n_particles : int, default=4
+        Particles per instance of the "swarm" rule (ignored by the others).
+        Each particle costs one objective and gradient evaluation per step.
     hidden_size : int, default=20
         Width of the recurrent layers (the hierarchical rule's parameter level
         uses half of it).
@@ -211,7 +221,13 @@ default=None
     imitation:
     T. Chen et al., "Training stronger baselines for learning to optimize",
     NeurIPS 2020. The survey's benchmark is T. Chen et al., "Learning to
-    optimize: a primer and a benchmark", JMLR 2022.
+    optimize: a primer and a benchmark", JMLR 2022. L2O-Swarm: Y. Cao,
+    T. Chen, Z. Wang, Y. Shen, "Learning to optimize in swarms", NeurIPS
+    2019; this compact version keeps the particles' shared LSTM, their own
+    and the population's best points and an attention over the population
+    (weights from the particles' standardised objective values and their
+    distances, two learned numbers), and leaves out the paper's
+    intra-particle attention over the input features.
 
     Examples
     --------
@@ -232,6 +248,7 @@ default=None
     _parameter_constraints = {
         **OptimizerEstimator._parameter_constraints,
         "architecture": [StrOptions(set(ARCHITECTURES))],
+        "n_particles": [Interval(numbers.Integral, 1, None, closed="left")],
         "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "step_scale": [
             StrOptions({"auto"}),
@@ -267,6 +284,7 @@ default=None
         family=None,
         *,
         architecture="lstm",
+        n_particles=4,
         hidden_size=20,
         step_scale="auto",
         log_sign_k=5.0,
@@ -293,6 +311,7 @@ default=None
     ):
         self.family = family
         self.architecture = architecture
+        self.n_particles = n_particles
         self.hidden_size = hidden_size
         self.step_scale = step_scale
         self.log_sign_k = log_sign_k
@@ -401,6 +420,8 @@ default=None
                 extra["log_sign_k"] = float(self.log_sign_k)
             if self.architecture == "proximal":
                 extra["term"] = _proximal_term(self.family_, "train")
+            if self.architecture == "swarm":
+                extra["population"] = int(self.n_particles)
             net = ARCHITECTURES[self.architecture](
                 int(self.hidden_size), step_scale=step_scale, **extra
             )
@@ -424,6 +445,7 @@ default=None
                 rng,
                 teacher=self._teacher(layout, device, dtype),
                 verbose=self.verbose,
+                population=self._population(),
             )
         self.fit_seconds_ = time.perf_counter() - start
         self.module_ = net
@@ -452,13 +474,23 @@ default=None
             final_length,
             self._start_seed,
             recipe.log_loss,
+            self._population(),
         )
 
     # ----------------------------------------------------------------- run
     def _check_ready(self):
         check_is_fitted(self, "module_")
 
+    def _population(self):
+        return int(self.n_particles) if self.architecture == "swarm" else 1
+
     def _make_rule(self, layout, device, dtype, family=None):
+        if family is None and self.architecture == "swarm":
+            raise ValueError(
+                'architecture="swarm" moves a population of points per '
+                "instance; minimize and as_torch_optimizer run a single point. "
+                "Use transform or objective_curve on a family's instances."
+            )
         net = self.module_
         first = next(net.parameters())
         if first.device != device or first.dtype != dtype:

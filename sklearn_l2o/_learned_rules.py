@@ -305,11 +305,97 @@ class ProximalOptimizer(LearnedRule):
         return x_new - x, (x, v, t) + rnn_state
 
 
+def _squash(z):
+    """sign(z) log(1 + |z|): differences of any size as inputs of a net."""
+    return torch.sign(z) * torch.log1p(z.abs())
+
+
+class SwarmOptimizer(LearnedRule):
+    """L2O-Swarm: a population of particles moved by one coordinate-wise
+    LSTM that sees its own and the population's best points (Cao et al.,
+    2019; compact version, see :class:`~sklearn_l2o.LearnedOptimizer`).
+
+    The rows of ``x`` come in groups of ``population`` consecutive rows, the
+    particles of one instance. Each particle attends to the population:
+    weights ``softmax_q(-a z_q - c ||x_p - x_q||^2 / d)`` with ``z_q`` the
+    particles' standardised objective values and ``a``, ``c`` learned
+    (positive); per coordinate the LSTM reads LogAndSign of the gradient
+    and of the attended gradient, and the squashed differences to the
+    particle's best point, to the population's best point and to the
+    attended point. The step is 0.1 times a linear read-out.
+    """
+
+    output_scale = 0.1
+    #: the rule reads each particle's objective value
+    needs_value = True
+
+    def __init__(self, hidden_size=20, step_scale=None, population=4):
+        super().__init__()
+        if step_scale is not None:
+            self.output_scale = float(step_scale)
+        self.population = int(population)
+        self.rnn = _StackedLSTM(7, hidden_size)
+        self.readout = nn.Linear(hidden_size, 1)
+        # softplus(0) = log 2: both attention terms start at a moderate weight
+        self.attention = nn.Parameter(torch.zeros(2))
+
+    def init_state(self, x, layout):
+        if x.shape[0] % self.population:
+            raise ValueError(
+                f"the swarm's rows ({x.shape[0]}) are not whole populations of "
+                f"{self.population} particles."
+            )
+        best_value = x.new_full((x.shape[0],), math.inf)
+        return (x.detach().clone(), best_value) + self.rnn.init_state(x.numel(), x)
+
+    def forward(self, grad, state, layout, x=None, value=None):
+        best_x, best_value = state[:2]
+        value = value.detach()
+        better = value < best_value
+        best_x = torch.where(better[:, None], x.detach(), best_x)
+        best_value = torch.where(better, value, best_value)
+        n_rows, d = x.shape
+        shape = (n_rows // self.population, self.population)
+        xs, gs = x.reshape(*shape, d), grad.reshape(*shape, d)
+        own_best = best_x.reshape(*shape, d)
+        group_best = best_value.reshape(shape)
+        leader = own_best.gather(
+            1, group_best.argmin(dim=1).reshape(-1, 1, 1).expand(-1, 1, d)
+        )
+        values = value.reshape(shape)
+        finite = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        spread = finite.std(dim=1, keepdim=True, unbiased=False) + 1e-12
+        standard = (finite - finite.mean(dim=1, keepdim=True)) / spread
+        distance = torch.cdist(xs, xs).square() / d
+        weights = nn.functional.softplus(self.attention)
+        scores = -weights[0] * standard[:, None, :] - weights[1] * distance
+        attention = torch.softmax(scores, dim=2)
+        features = torch.cat(
+            [
+                log_and_sign(grad.reshape(-1)),
+                log_and_sign((attention @ gs).reshape(-1)),
+                torch.stack(
+                    [
+                        _squash(own_best - xs).reshape(-1),
+                        _squash(leader - xs).reshape(-1),
+                        _squash(attention @ xs - xs).reshape(-1),
+                    ],
+                    dim=-1,
+                ),
+            ],
+            dim=-1,
+        )
+        hidden, rnn_state = self.rnn(features, state[2:])
+        step = self.output_scale * self.readout(hidden)
+        return step.reshape(grad.shape), (best_x, best_value) + rnn_state
+
+
 ARCHITECTURES = {
     "lstm": DMOptimizer,
     "rnnprop": RNNprop,
     "hierarchical": HierarchicalOptimizer,
     "proximal": ProximalOptimizer,
+    "swarm": SwarmOptimizer,
 }
 
 
@@ -320,6 +406,8 @@ def learned_rule(net, layout):
         return net.init_state(x, layout)
 
     def update(grad, state, x, value, value_fn):
+        if getattr(net, "needs_value", False):
+            return net(grad, state, layout, x, value=value)
         return net(grad, state, layout, x)
 
     return UpdateRule(init, update)

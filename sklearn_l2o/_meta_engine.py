@@ -104,12 +104,15 @@ def _detach(state):
     return state
 
 
-def _rule_step(rule, grad, state, x, use_checkpoint):
+def _rule_step(rule, grad, state, x, value, use_checkpoint):
+    # the rules read the objective's value as data, not as a path for the
+    # meta-gradient
+    value = value.detach()
     if use_checkpoint:
         # store only the step's inputs; recompute its activations when
         # back-propagating (the rule is deterministic, so this is exact)
-        return checkpoint(rule.update, grad, state, x, None, None, use_reentrant=False)
-    return rule.update(grad, state, x, None, None)
+        return checkpoint(rule.update, grad, state, x, value, None, use_reentrant=False)
+    return rule.update(grad, state, x, value, None)
 
 
 def _log_mean(value):
@@ -132,7 +135,7 @@ def _objective_truncation(rule, problem, x, state, n_steps, use_checkpoint, log)
         value, grad = value_and_grad(problem.objective, x, keep_graph=t > 0)
         if t > 0:
             total = total + reduce(value)
-        step, state = _rule_step(rule, grad, state, x, use_checkpoint)
+        step, state = _rule_step(rule, grad, state, x, value, use_checkpoint)
         x = x + step
     total = total + reduce(problem.objective(x))
     return total / n_steps, x, state
@@ -154,7 +157,7 @@ def _imitation_truncation(
             target, teacher_state = teacher.update(
                 grad, teacher_state, x, value, value_fn
             )
-        step, state = _rule_step(rule, grad, state, x, use_checkpoint)
+        step, state = _rule_step(rule, grad, state, x, value, use_checkpoint)
         error = error + torch.sum((step - target) ** 2)
         reference = reference + torch.sum(target**2)
         x = x + target
@@ -162,10 +165,12 @@ def _imitation_truncation(
     return loss, x, state, teacher_state
 
 
-def validation_loss(net, family, layout, data, n_steps, seed, log=False):
+def validation_loss(net, family, layout, data, n_steps, seed, log=False, population=1):
     """The meta-loss of ``n_steps`` steps of the rule on ``data``, no tricks:
     the mean objective over the steps, or with ``log`` the mean over the steps
-    of the log of the mean objective."""
+    of the log of the mean objective. With a ``population``, every instance
+    is solved by that many particles (consecutive rows), all counted."""
+    data = data.repeat_interleave(population, dim=0)
     generator = torch.Generator(device=data.device)
     generator.manual_seed(seed)
     x0 = family.initial_point(data, generator).to(data.dtype)
@@ -223,6 +228,7 @@ def meta_train(
     *,
     teacher=None,
     verbose=0,
+    population=1,
 ):
     """Meta-train ``net`` in place; return its history and whether it ran to
     its end.
@@ -245,6 +251,9 @@ def meta_train(
         The analytic rule to imitate (needed when imitation_fraction > 0).
     verbose : int
         See :class:`~sklearn_l2o._engine.Progress`.
+    population : int
+        Particles per instance (consecutive rows of every batch): more than 1
+        for the swarm rule.
 
     Returns
     -------
@@ -273,7 +282,14 @@ def meta_train(
     def validate(stage):
         n_steps = recipe.validation_length(stage)
         return validation_loss(
-            net, family, layout, val_data, n_steps, val_seed, recipe.log_loss
+            net,
+            family,
+            layout,
+            val_data,
+            n_steps,
+            val_seed,
+            recipe.log_loss,
+            population,
         )
 
     def save():
@@ -295,7 +311,9 @@ def meta_train(
                     rows = torch.randperm(
                         n_train, generator=generator, device=train_data.device
                     )
-                    data = train_data[rows[:batch_size]]
+                    data = train_data[rows[:batch_size]].repeat_interleave(
+                        population, dim=0
+                    )
                     x0 = family.initial_point(data, generator).to(data.dtype)
                     problem = _TrainingProblem(family, data, x0, recipe, generator)
                     loss = _episode(

@@ -20,6 +20,7 @@ problem instances (one per row, see :mod:`sklearn_l2o.problems`), with
 ``as_torch_optimizer``.
 """
 
+import math
 import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -232,6 +233,18 @@ class RuleOptimizer(torch.optim.Optimizer):
         return loss
 
 
+def _best_particles(x, values, population):
+    """Per instance, the last iterate of the particle that ends lowest, and
+    the lowest value of its particles at every step."""
+    n_steps = values.shape[0]
+    values = values.reshape(n_steps, -1, population)
+    final = torch.nan_to_num(values[-1], nan=math.inf)
+    best = final.argmin(dim=1)
+    x = x.reshape(values.shape[1], population, -1)
+    x = x[torch.arange(x.shape[0], device=x.device), best]
+    return x, torch.nan_to_num(values, nan=math.inf).amin(dim=2)
+
+
 class OptimizerEstimator(
     ShortReprMixin,
     TorchPickleMixin,
@@ -266,6 +279,11 @@ class OptimizerEstimator(
 
     def _check_ready(self):
         """Raise NotFittedError if the rule cannot run yet."""
+
+    def _population(self):
+        """Points run per instance (the best one is reported); 1 but for a
+        swarm."""
+        return 1
 
     # ------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -336,14 +354,19 @@ class OptimizerEstimator(
         rule = self._make_rule(layout, self.device_, dtype, family)
         generator = torch.Generator(device=self.device_)
         generator.manual_seed(self._start_seed)
+        population = self._population()
         iterates, curves = [], []
         for chunk in data.split(_CHUNK):
-            x0 = family.initial_point(chunk, generator).to(dtype)
+            # a swarm's particles are consecutive rows of one instance each
+            rows = chunk.repeat_interleave(population, dim=0)
+            x0 = family.initial_point(rows, generator).to(dtype)
 
-            def objective(x, chunk=chunk):
-                return family.objective(x, chunk)
+            def objective(x, rows=rows):
+                return family.objective(x, rows)
 
             x, values = run(rule, objective, x0, int(n_steps))
+            if population > 1:
+                x, values = _best_particles(x, values, population)
             iterates.append(x)
             curves.append(values)
         return X, torch.cat(iterates), torch.cat(curves, dim=1)

@@ -21,6 +21,7 @@ from sklearn_l2o import (
     LISTACP,
     LISTACPSS,
     LISTASS,
+    NAALISTA,
     TISTA,
     AdaLISTA,
     ALISTARegressor,
@@ -71,6 +72,8 @@ ESTIMATORS = [
     LISTACPSS(**FAST_UNROLLED),
     LISTACPSS(**FAST_UNROLLED, shrinkage="scad"),
     LIHT(**FAST_UNROLLED),
+    # float64, as LAMP (its per-signal factors pass through exp)
+    NAALISTA(**FAST_UNROLLED, hidden_size=4, dtype="float64"),
     TiLISTA(**FAST_UNROLLED),
     # float64: in float32 one of LAMP's predictions on the check's 20 rows
     # differed by 4 ulp (6e-7) between the whole batch and row by row (a

@@ -18,7 +18,7 @@ from sklearn_l2o.problems import (
 
 #: the rules that need nothing but gradients (the proximal one also needs the
 #: objective's non-smooth term)
-GRADIENT_RULES = sorted(a for a in ARCHITECTURES if a != "proximal")
+GRADIENT_RULES = sorted(a for a in ARCHITECTURES if a not in ("proximal", "swarm"))
 
 FAST = dict(
     n_steps=20,

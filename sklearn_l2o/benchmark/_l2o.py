@@ -731,8 +731,11 @@ RASTRIGIN_BASELINES = {
     "GD": ("gd", 0.1, True),
     "NAG": ("nag", 0.1, True),
 }
+#: the learned methods of the Rastrigin task: every task's, then L2O-Swarm
+#: (a population of particles per start, for non-convex families)
+RASTRIGIN_LEARNED = (*LEARNED, "swarm")
 #: the methods of the Rastrigin task, in the order of its tables
-RASTRIGIN_METHODS = [f"L2O-{a}" for a in LEARNED] + list(RASTRIGIN_BASELINES)
+RASTRIGIN_METHODS = [f"L2O-{a}" for a in RASTRIGIN_LEARNED] + list(RASTRIGIN_BASELINES)
 _RASTRIGIN_LEGEND = (
     "loss@k: objective after k iterations, the mean over each test function's "
     "starts, then mean ± standard deviation over the functions; final: after "
@@ -813,7 +816,7 @@ def _rastrigin_baseline(name):
 
 def rastrigin_registry():
     """Method name -> :class:`Method` of the Rastrigin task."""
-    registry = {f"L2O-{a}": _rastrigin_learned(a) for a in LEARNED}
+    registry = {f"L2O-{a}": _rastrigin_learned(a) for a in RASTRIGIN_LEARNED}
     for name in RASTRIGIN_BASELINES:
         registry[name] = _rastrigin_baseline(name)
     return registry

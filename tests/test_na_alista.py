@@ -1,0 +1,92 @@
+"""NA-ALISTA: it starts as ALISTA, its factors are each signal's own, and
+training moves them."""
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_l2o import ALISTA, NAALISTA
+from sklearn_l2o.datasets import make_sparse_recovery
+from sklearn_l2o.metrics import nmse_db
+
+FAST = dict(
+    n_layers=4,
+    max_steps_per_stage=60,
+    patience=30,
+    validation_interval=20,
+    refinement_steps=200,
+    refinement_patience=100,
+    device="cpu",
+    random_state=0,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_sparse_recovery(
+        2400, n_components=64, n_features=32, sparsity=0.08, random_state=3
+    )
+
+
+def test_untrained_net_is_alista(data):
+    B, X, A = data
+    budget = dict(FAST, max_steps_per_stage=1, patience=1, refinement_steps=0)
+    alista = ALISTA(dictionary=A, **budget, dtype="float64").fit(B[:200], X[:200])
+    na = NAALISTA(dictionary=A, **budget, dtype="float64")
+    net = na._build_net(A, None, "cpu", torch.float64)
+    with torch.no_grad():
+        net.gamma.copy_(torch.as_tensor(alista.steps_))
+        net.theta.copy_(torch.as_tensor(alista.thresholds_))
+        out = net(torch.as_tensor(B[:50])).numpy()
+    np.testing.assert_allclose(out, alista.predict(B[:50]), rtol=1e-10, atol=1e-12)
+
+
+def test_factors_are_per_signal(data):
+    B, X, A = data
+    model = NAALISTA(dictionary=A, **FAST, hidden_size=8).fit(B[:2000], X[:2000])
+    net = model.module_
+    b = torch.as_tensor(B[2000:2100], dtype=torch.float32)
+    with torch.no_grad():
+        state = net.initial_state(b)
+        for k in range(2):
+            state = net.layer(k, b, state)
+        factor = net.factors(b, state)[0].numpy()
+    # trained, the factors differ between signals (the untrained ones are 1)
+    assert factor.shape == (100, 2)
+    assert np.all(factor > 0)
+    assert np.ptp(np.log(factor), axis=0).max() > 1e-3
+    # one row alone gets the prediction it gets in a batch
+    np.testing.assert_allclose(
+        model.predict(B[2000:2001]), model.predict(B[2000:2100])[:1], atol=1e-5
+    )
+
+
+def test_training_beats_the_untrained_solver(data):
+    B, X, A = data
+    na = NAALISTA(dictionary=A, **FAST, hidden_size=16).fit(B[:2000], X[:2000])
+    untrained = NAALISTA(
+        dictionary=A, **dict(FAST, max_steps_per_stage=1, refinement_steps=0)
+    ).fit(B[:2000], X[:2000])
+    test_b, test_x = B[2000:], X[2000:]
+    assert nmse_db(test_x, na.predict(test_b)) < (
+        nmse_db(test_x, untrained.predict(test_b)) - 3
+    )
+    # the learned parameters of the LSTM and its head moved from their start
+    assert float(na.module_.head.weight.detach().abs().max()) > 0
+
+
+def test_hidden_size_is_validated(data):
+    B, X, A = data
+    with pytest.raises(ValueError, match="hidden_size"):
+        NAALISTA(dictionary=A, hidden_size=0, **FAST).fit(B[:100], X[:100])
+
+
+def test_warm_start_with_new_hidden_size_refits(data):
+    B, X, A = data
+    budget = dict(FAST, max_steps_per_stage=2, patience=2, refinement_steps=0)
+    model = NAALISTA(dictionary=A, **budget, hidden_size=4, warm_start=True)
+    model.fit(B[:300], X[:300])
+    model.set_params(hidden_size=6)
+    with pytest.warns(UserWarning, match="hidden_size"):
+        model.fit(B[:300], X[:300])
+    assert model.module_.lstm.hidden_size == 6
