@@ -27,6 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._batches import BATCH_ROWS, row_batches, row_norms, solve_in_batches
 from ._classic import proximal_gradient_steps
 from ._engine import Recipe, schedule, train_stagewise
 from ._mixins import ShortReprMixin, TorchPickleMixin
@@ -42,7 +43,7 @@ from ._validation import (
     reject_bool_integers,
 )
 
-_PREDICT_CHUNK = 4096
+_PREDICT_CHUNK = BATCH_ROWS
 
 
 def nmse_db_torch(x_hat, x):
@@ -670,13 +671,21 @@ class UnrolledRegressor(
         return holdout_split(n_samples, self.validation_fraction, rng)
 
     # --------------------------------------------------------------- predict
-    def _validated_tensor(self, X):
+    def _validated_array(self, X):
+        """The measurements, checked (no copy of a float array or memmap)."""
         check_is_fitted(self, "module_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         self._warn_if_out_of_range(X)
+        return X
+
+    def _as_tensor(self, X):
+        """Rows of measurements as a tensor in the net's dtype and place."""
         param = next(self.module_.parameters(), None)
         dtype = param.dtype if param is not None else resolve_dtype(self.dtype)
         return torch.tensor(X, dtype=dtype, device=self.device_)
+
+    def _validated_tensor(self, X):
+        return self._as_tensor(self._validated_array(X))
 
     def _warn_if_out_of_range(self, X):
         """Warn when the measurements' scale is far from the training data's.
@@ -686,7 +695,7 @@ class UnrolledRegressor(
         poorly, and without a warning the result could pass for a good one.
         """
         low, high = getattr(self, "_measurement_norms", (0.0, np.inf))
-        norms = np.linalg.norm(X, axis=1)
+        norms = row_norms(X)
         outside = (norms < low / _RANGE_FACTOR) | (norms > high * _RANGE_FACTOR)
         if norms.size and np.mean(outside) > 0.01:
             warnings.warn(
@@ -701,7 +710,7 @@ class UnrolledRegressor(
             )
 
     def _format(self, x):
-        out = to_numpy(x)
+        out = x if isinstance(x, np.ndarray) else to_numpy(x)
         if not np.all(np.isfinite(out)):
             raise FloatingPointError(
                 "the solver produced non-finite values; check the scale of the "
@@ -722,29 +731,38 @@ class UnrolledRegressor(
         codes : ndarray of shape (n_samples, n_components)
             Estimated codes x, float64 (1-D if the model was fitted on 1-D
             codes).
+
+        Notes
+        -----
+        The rows go through the layers in batches of 4,096, each written into
+        the output, so the memory used beyond ``X`` and the output is that of
+        one batch; ``X`` may be a NumPy memmap.
         """
         return self._predict(X)
 
     def _predict(self, X, dictionaries=None):
-        b = self._validated_tensor(X)
-        context = self._check_dictionaries(dictionaries, b.shape[0], None)
-        with torch.no_grad():
-            x = torch.cat(
-                [
-                    self.module_(self._net_input(b[rows], rows, context))
-                    for rows in self._chunks(b.shape[0], context)
-                ]
-            )
+        X = self._validated_array(X)
+        context = self._check_dictionaries(dictionaries, X.shape[0], None)
+
+        def solve(rows):
+            b = self._as_tensor(X[rows])
+            x = self.module_(self._net_input(b, rows, context))
             for x_next in self._continuation(x, b):
                 x = x_next
-        return self._format(x)
+            return x
+
+        with torch.no_grad():
+            out = solve_in_batches(
+                X.shape[0],
+                self.n_components_,
+                solve,
+                self._chunks(X.shape[0], context),
+            )
+        return self._format(out)
 
     def _chunks(self, n_samples, context):
         """Row slices that prediction runs through the net at once."""
-        return [
-            slice(start, min(start + _PREDICT_CHUNK, n_samples))
-            for start in range(0, n_samples, _PREDICT_CHUNK)
-        ]
+        return row_batches(n_samples, _PREDICT_CHUNK)
 
     def _continuation(self, x, b):
         """FISTA iterates after the last layer (``continuation_iter`` of them)."""

@@ -15,6 +15,7 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._batches import solve_in_batches
 from ._mixins import ShortReprMixin
 from ._shrinkage import soft_threshold
 from ._sklearn_compat import Interval, StrOptions, _fit_context
@@ -157,11 +158,15 @@ class _ProximalGradient(
         self._n_features_out = A.shape[1]
         return self
 
-    def _iterate(self, X):
+    def _validated(self, X):
+        check_is_fitted(self, "dictionary_")
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+
+    def _iterate(self, X, validated=False):
         """Yield ``(x, n_active)`` after each iteration (see
         :func:`proximal_gradient_steps`)."""
-        check_is_fitted(self, "dictionary_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        if not validated:
+            X = self._validated(X)
         dtype = resolve_dtype(self.dtype)
         A = torch.tensor(self.dictionary_, dtype=dtype, device=self.device_)
         b = torch.tensor(X, dtype=dtype, device=self.device_)
@@ -188,7 +193,7 @@ class _ProximalGradient(
             )
 
     def _format(self, x):
-        out = to_numpy(x)
+        out = x if isinstance(x, np.ndarray) else to_numpy(x)
         return out.ravel() if self._y_1d else out
 
     def predict(self, X):
@@ -204,12 +209,27 @@ class _ProximalGradient(
         codes : ndarray of shape (n_samples, n_components)
             The LASSO solutions, float64. Each row stops at its own
             convergence, so a row's solution does not depend on the others.
+
+        Notes
+        -----
+        The rows are solved in batches of 4,096, each written into the
+        output, so the memory used beyond ``X`` and the output is that of
+        one batch; ``X`` may be a NumPy memmap.
         """
-        x, n_active = None, 0
-        for x, n_active in self._iterate(X):  # noqa: B007 - the last is kept
-            pass
-        self._warn_unconverged(n_active)
-        return self._format(x)
+        X = self._validated(X)
+        n_unconverged = 0
+
+        def solve(rows):
+            nonlocal n_unconverged
+            x, n_active = None, 0
+            for x, n_active in self._iterate(X[rows], validated=True):  # noqa: B007
+                pass
+            n_unconverged += n_active
+            return x
+
+        out = solve_in_batches(X.shape[0], self.n_components_, solve)
+        self._warn_unconverged(n_unconverged)
+        return self._format(out)
 
     def transform(self, X):
         """Sparse codes of the measurements; the same as :meth:`predict`.

@@ -15,6 +15,7 @@ from sklearn.base import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import UnrolledRegressor
+from ._batches import solve_in_batches
 from ._mixins import ShortReprMixin
 from ._shrinkage import soft_threshold
 from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
@@ -22,7 +23,6 @@ from ._starts import fista_momentum_sequence
 from ._torch import to_numpy
 from ._varying import VaryingDictionaryRegressor
 
-_CHUNK = 4096
 #: FISTA iterations between two certificate checks of the continuation: a
 #: check costs as many products with the dictionary as an iteration
 _CHECK_EVERY = 10
@@ -264,9 +264,13 @@ class Safeguarded(
         return self
 
     # --------------------------------------------------------------- solving
-    def _tensors(self, X):
+    def _validated(self, X):
         check_is_fitted(self, "estimator_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+
+    def _tensors(self, X):
+        """The net, the dictionary and rows of (checked) measurements as
+        tensors in the net's dtype and place."""
         net = self.estimator_.module_
         A = net.atom_norms.new_tensor(self.dictionary_)
         b = torch.as_tensor(X, dtype=A.dtype, device=A.device)
@@ -370,16 +374,16 @@ class Safeguarded(
             )
         return x
 
-    def _solve(self, X):
-        net, A, b = self._tensors(X)
-        out = []
+    def _solve(self, X, rows):
+        """The safeguarded codes of the rows ``rows`` of checked ``X``, and
+        their certificates."""
+        net, A, b = self._tensors(X[rows])
         with torch.no_grad():
-            for chunk in b.split(_CHUNK):
-                x = chunk.new_zeros(chunk.shape[0], A.shape[1])
-                for x, _ in self._layers(net, A, chunk):  # noqa: B007
-                    pass
-                out.append(self._continue(A, chunk, x))
-        return A, b, torch.cat(out)
+            x = None
+            for x, _ in self._layers(net, A, b):  # noqa: B007
+                pass
+            x = self._continue(A, b, x)
+            return x, relative_duality_gap(A, b, x, self.alpha_)
 
     def predict(self, X):
         """Safeguarded codes of the measurements.
@@ -394,8 +398,10 @@ class Safeguarded(
         codes : ndarray of shape (n_samples, n_components)
             The codes x, float64.
         """
-        _, _, x = self._solve(X)
-        x = to_numpy(x)
+        X = self._validated(X)
+        x = solve_in_batches(
+            X.shape[0], self._n_features_out, lambda rows: self._solve(X, rows)[0]
+        )
         return x.ravel() if getattr(self.estimator_, "_y_1d", False) else x
 
     def transform(self, X):
@@ -427,9 +433,11 @@ class Safeguarded(
             returns: at least the code's objective's distance to the optimum,
             relative to the objective. 0 at the LASSO solution.
         """
-        A, b, x = self._solve(X)
-        with torch.no_grad():
-            return to_numpy(relative_duality_gap(A, b, x, self.alpha_))
+        X = self._validated(X)
+        gap = solve_in_batches(
+            X.shape[0], 1, lambda rows: self._solve(X, rows)[1][:, None]
+        )
+        return gap[:, 0]
 
     def staged_predict(self, X):
         """Yield the safeguarded estimate after each layer, then the final one.
@@ -443,7 +451,7 @@ class Safeguarded(
         ------
         codes : ndarray of shape (n_samples, n_components)
         """
-        net, A, b = self._tensors(X)
+        net, A, b = self._tensors(self._validated(X))
         with torch.no_grad():
             x = None
             for x, _ in self._layers(net, A, b):
@@ -465,7 +473,7 @@ class Safeguarded(
             At each layer, the fraction of the signals whose learned update
             was replaced.
         """
-        net, A, b = self._tensors(X)
+        net, A, b = self._tensors(self._validated(X))
         with torch.no_grad():
             return np.array(
                 [

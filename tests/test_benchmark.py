@@ -697,3 +697,21 @@ def test_benchmark_scripts_run_on_a_tiny_problem(script, columns, capsys):
     assert "median" in out
     for column in columns:
         assert column in out
+
+
+def _curves(payload):
+    return {name: result["nmse_db"] for name, result in payload["methods"].items()}
+
+
+def test_methods_side_by_side_give_the_serial_results(tmp_path, capsys):
+    args = ["sparse", "--quick", "--methods", "ISTA", "FISTA", "ALISTA"]
+    args += ["--device", "cpu"]
+    serial = main([*args, "--output", str(tmp_path / "serial")])
+    serial_out = capsys.readouterr().out
+    parallel = main([*args, "--output", str(tmp_path / "jobs"), "--n-jobs", "2"])
+    parallel_out = capsys.readouterr().out
+    assert _curves(parallel) == _curves(serial)
+    # the rows come in the serial order
+    rows = [line.split()[0] for line in parallel_out.splitlines()[-5:-2]]
+    assert rows == ["ISTA", "FISTA", "ALISTA"]
+    assert "ALISTA" in serial_out

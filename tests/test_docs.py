@@ -14,6 +14,7 @@ import pytest
 import sklearn_l2o
 import sklearn_l2o.datasets
 import sklearn_l2o.metrics
+import sklearn_l2o.parallel
 import sklearn_l2o.problems
 
 ROOT = Path(__file__).parent.parent
@@ -26,6 +27,7 @@ PUBLIC = [
         sklearn_l2o,
         sklearn_l2o.datasets,
         sklearn_l2o.metrics,
+        sklearn_l2o.parallel,
         sklearn_l2o.problems,
     )
     for name in module.__all__

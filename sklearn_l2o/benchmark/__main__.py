@@ -48,6 +48,19 @@ def _common(parser, default_methods, registry):
         "benchmark_results); the results file is rewritten as each method "
         "finishes",
     )
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="run each problem's methods in this many local processes, side by "
+        "side (-1: one per core; default: 1, one after another)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run each problem's methods on the Dask cluster at this scheduler "
+        'address (needs pip install "sklearn-l2o[distributed]")',
+    )
 
 
 def _cap_options(parser):

@@ -39,7 +39,14 @@ from ._report import (
     plot_curves,
     write_results,
 )
-from ._runner import Method, Progress, check_methods, layer_steps, run_methods
+from ._runner import (
+    Method,
+    Progress,
+    Workers,
+    check_methods,
+    layer_steps,
+    run_methods,
+)
 
 ARCHITECTURES = ("lstm", "rnnprop", "hierarchical")
 #: L2O-enhanced (Chen et al. 2020, the survey's enhanced training): RNNprop
@@ -299,7 +306,16 @@ def _problem_runner(args, progress, name, methods, registry, ctx, table, payload
         write_results(args.output, payload, name=f"results_{name}.json")
 
     payload["machine"] = machine_description(payload["device"])
-    return run_methods(name, methods, registry, ctx, table, save, progress)
+    return run_methods(
+        name,
+        methods,
+        registry,
+        ctx,
+        table,
+        save,
+        progress,
+        workers=Workers.from_args(args),
+    )
 
 
 def _plot(args, name, results, title, ylabel, yscale="linear", xlabel="iteration"):
@@ -1125,7 +1141,16 @@ def run_training(args, registry=None, progress=None):
         methods, "loss", (10, 100, 1000), longest, _TRAINING_TASK_LEGEND, by_task=True
     )
     try:
-        run_methods("training", methods, registry, ctx, table, save, progress)
+        run_methods(
+            "training",
+            methods,
+            registry,
+            ctx,
+            table,
+            save,
+            progress,
+            workers=Workers.from_args(args),
+        )
     finally:
         for task in tasks:
             name = f"training_{task}"

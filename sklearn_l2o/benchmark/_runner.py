@@ -1,15 +1,22 @@
-"""Running a benchmark's methods one after another.
+"""Running a benchmark's methods, one after another or side by side.
 
 Before the long part, every method's run time is estimated; then each method
 prints a progress line (stderr) when it starts, and its table row (stdout)
 and the results file when it finishes, so that a run stopped midway leaves
-the finished methods' results behind.
+the finished methods' results behind. With ``--n-jobs N`` the methods of a
+problem run in N local processes, and with ``--scheduler ADDRESS`` on a Dask
+cluster (through joblib's "dask" backend); their rows are printed in the
+same order as a serial run's.
 """
 
+import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from joblib import Parallel, delayed, parallel_config
 
 
 @dataclass
@@ -137,18 +144,77 @@ def check_methods(requested, registry, default):
     return list(methods)
 
 
-def run_methods(problem, methods, registry, ctx, table, save, progress, out=None):
+@dataclass(frozen=True)
+class Workers:
+    """Where a problem's methods run: ``n_jobs`` local processes (1: in this
+    process, one after another), or the Dask cluster at ``scheduler``."""
+
+    n_jobs: int = 1
+    scheduler: str = None
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(getattr(args, "n_jobs", 1) or 1, getattr(args, "scheduler", None))
+
+    @property
+    def serial(self):
+        return self.n_jobs == 1 and self.scheduler is None
+
+    @contextlib.contextmanager
+    def backend(self):
+        """joblib's backend for the run; yields the ``n_jobs`` to ask for
+        and the torch threads each method may use (None: the worker's)."""
+        if self.scheduler is None:
+            n_jobs = self.n_jobs if self.n_jobs > 0 else os.cpu_count()
+            with parallel_config(backend="loky"):
+                yield n_jobs, max(1, os.cpu_count() // n_jobs)
+            return
+        try:
+            from distributed import Client
+        except ImportError as error:
+            raise SystemExit(
+                '--scheduler needs dask: pip install "sklearn-l2o[distributed]"'
+            ) from error
+        with Client(self.scheduler) as client, parallel_config(backend="dask"):
+            n_workers = len(client.scheduler_info()["workers"])
+            yield max(n_workers, 1), None
+
+
+def _run_method(method, ctx, threads):
+    """``method.run(ctx)`` in a worker, with ``threads`` torch threads."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    return method.run(ctx)
+
+
+def run_methods(
+    problem, methods, registry, ctx, table, save, progress, out=None, workers=None
+):
     """Run ``methods`` on one problem; after each, save every finished result
     (``save(results)``) and print the method's table rows. Returns the
-    results, method name -> result."""
+    results, method name -> result. ``workers`` (:class:`Workers`) runs them
+    side by side; results and rows come in the same order."""
     out = sys.stdout if out is None else out
+    workers = Workers() if workers is None else workers
     results = {}
     print(table.header(), file=out, flush=True)
-    for index, name in enumerate(methods, 1):
-        progress.begin(problem, name, index, len(methods))
-        results[name] = registry[name].run(ctx)
-        save(results)
-        print(table.rows(name, results[name]), file=out, flush=True)
-        progress.end(problem, name)
+    if workers.serial:
+        for index, name in enumerate(methods, 1):
+            progress.begin(problem, name, index, len(methods))
+            results[name] = registry[name].run(ctx)
+            save(results)
+            print(table.rows(name, results[name]), file=out, flush=True)
+            progress.end(problem, name)
+    else:
+        with workers.backend() as (n_jobs, threads):
+            finished = Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(_run_method)(registry[name], ctx, threads) for name in methods
+            )
+            for name, result in zip(methods, finished):
+                results[name] = result
+                save(results)
+                print(table.rows(name, result), file=out, flush=True)
     print(table.legend, file=out, flush=True)
     return results

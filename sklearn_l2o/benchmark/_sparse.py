@@ -32,7 +32,14 @@ from ._report import (
     plot_panels,
     write_results,
 )
-from ._runner import Method, Progress, check_methods, layer_steps, run_methods
+from ._runner import (
+    Method,
+    Progress,
+    Workers,
+    check_methods,
+    layer_steps,
+    run_methods,
+)
 
 
 @dataclass
@@ -606,7 +613,16 @@ def run(args, registry=None, progress=None):
 
         table = sparse_table(methods, registry, ctx)
         try:
-            run_methods(setting, methods, registry, ctx, table, save, progress)
+            run_methods(
+                setting,
+                methods,
+                registry,
+                ctx,
+                table,
+                save,
+                progress,
+                workers=Workers.from_args(args),
+            )
         finally:  # also when stopped: the plot of what finished
             if setting in payloads:
                 plot_curves(

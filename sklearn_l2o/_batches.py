@@ -1,0 +1,39 @@
+"""Prediction in bounded memory: the rows go through in batches, and each
+batch's result is written into one output array.
+
+Every ``predict``, ``transform`` and ``certify`` of the package works this
+way, so the memory it needs beyond its input and output arrays is that of
+one batch of ``BATCH_ROWS`` rows, whatever the number of rows. The input may
+be a NumPy memmap: only the batch being solved is read into memory.
+"""
+
+import numpy as np
+
+from ._torch import to_numpy
+
+#: rows that prediction handles at once
+BATCH_ROWS = 4096
+
+
+def row_batches(n_rows, size=BATCH_ROWS):
+    """Consecutive slices of at most ``size`` rows covering ``n_rows``."""
+    return [slice(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
+
+
+def solve_in_batches(n_rows, n_columns, solve, batches=None):
+    """One float64 array of shape (n_rows, n_columns), filled batch by batch
+    with ``solve(rows)`` (a tensor or an array of those rows' results)."""
+    out = np.empty((n_rows, n_columns))
+    for rows in row_batches(n_rows) if batches is None else batches:
+        result = solve(rows)
+        out[rows] = result if isinstance(result, np.ndarray) else to_numpy(result)
+    return out
+
+
+def row_norms(X):
+    """Euclidean norm of every row, batch by batch (no squared copy of X)."""
+    out = np.empty(X.shape[0])
+    for rows in row_batches(X.shape[0]):
+        block = np.asarray(X[rows], dtype=np.float64)
+        out[rows] = np.sqrt(np.einsum("ij,ij->i", block, block))
+    return out

@@ -1,0 +1,102 @@
+"""Dask: searches on a cluster give the serial results, and dask arrays are
+predicted block by block as in memory."""
+
+import numpy as np
+import pytest
+from joblib import parallel_config
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_l2o import FISTA, HyperLISTA
+from sklearn_l2o.datasets import make_sparse_recovery
+from sklearn_l2o.parallel import dask_predict
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = cluster.get_client()
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_sparse_recovery(
+        600, n_components=40, n_features=20, sparsity=0.1, random_state=0
+    )
+
+
+def _comparable(results):
+    return {
+        key: value
+        for key, value in results.items()
+        if not key.endswith(("_time", "time_")) and "time" not in key
+    }
+
+
+@pytest.mark.parametrize(
+    "estimator, grid",
+    [
+        (FISTA, {"alpha": [0.003, 0.01, 0.03]}),
+        (HyperLISTA, {"c1": [0.1, 0.2], "c3": [2.0, 4.0]}),
+    ],
+    ids=["FISTA", "HyperLISTA"],
+)
+def test_grid_search_on_a_cluster_matches_serial(client, data, estimator, grid):
+    B, X, A = data
+    model = estimator(dictionary=A, device="cpu")
+    if estimator is HyperLISTA:
+        model.set_params(n_layers=4, c2=0.08)
+    serial = GridSearchCV(model, grid, cv=3, n_jobs=1).fit(B, X)
+    with parallel_config(backend="dask"):
+        parallel = GridSearchCV(model, grid, cv=3, n_jobs=-1).fit(B, X)
+    expected, got = _comparable(serial.cv_results_), _comparable(parallel.cv_results_)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        if isinstance(expected[key], np.ma.MaskedArray):
+            assert list(expected[key]) == list(got[key])
+        elif key == "params":
+            assert expected[key] == got[key]
+        else:
+            np.testing.assert_allclose(expected[key], got[key], rtol=1e-12)
+    assert serial.best_params_ == parallel.best_params_
+
+
+def test_dask_array_prediction_matches_in_memory(client, data):
+    B, X, A = data
+    model = FISTA(dictionary=A, alpha=0.01, device="cpu").fit(B)
+    lazy = dask_predict(model, da.from_array(B, chunks=(150, 10)))
+    assert lazy.chunks == ((150, 150, 150, 150), (40,))
+    np.testing.assert_allclose(lazy.compute(), model.predict(B), rtol=0, atol=1e-12)
+    transformed = dask_predict(model, da.from_array(B, chunks=200), method="transform")
+    np.testing.assert_allclose(transformed.compute(), model.transform(B), atol=1e-12)
+
+
+def test_dask_predict_rejects_bad_input(data):
+    B, X, A = data
+    model = FISTA(dictionary=A, device="cpu").fit(B)
+    with pytest.raises(ValueError, match="dask array"):
+        dask_predict(model, B)
+    with pytest.raises(ValueError, match="method"):
+        dask_predict(model, da.from_array(B), method="score")
+    with pytest.raises(ValueError, match="features"):
+        dask_predict(model, da.from_array(B[:, :5]))
+    with pytest.raises(ValueError, match="2-D"):
+        dask_predict(model, da.from_array(B[:, 0]))
+
+
+def test_benchmark_on_a_cluster_gives_the_serial_results(client, tmp_path):
+    from sklearn_l2o.benchmark.__main__ import main
+
+    args = ["sparse", "--quick", "--methods", "ISTA", "ALISTA", "--device", "cpu"]
+    serial = main([*args, "--output", str(tmp_path / "serial")])
+    address = client.scheduler.address
+    remote = main([*args, "--output", str(tmp_path / "dask"), "--scheduler", address])
+    for name in ("ISTA", "ALISTA"):
+        assert remote["methods"][name]["nmse_db"] == serial["methods"][name]["nmse_db"]
