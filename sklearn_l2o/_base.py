@@ -42,8 +42,11 @@ from ._validation import (
     holdout_split,
     reject_bool_integers,
 )
+from .datasets._sampler import SamplerBatches
 
 _PREDICT_CHUNK = BATCH_ROWS
+#: pairs drawn from a training sampler for the starts estimated from data
+_SAMPLER_START = 4096
 
 
 def nmse_db_torch(x_hat, x):
@@ -481,7 +484,7 @@ class UnrolledRegressor(
         return True
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sampler=None):
         """Train the unrolled solver on measurement/code pairs.
 
         Parameters
@@ -492,6 +495,12 @@ class UnrolledRegressor(
         y : array-like of shape (n_samples, n_components) or (n_samples,)
             The codes x that produced them (``X`` in ``make_sparse_recovery``).
             May be None with ``loss="lasso"``, which needs no ground truth.
+        sampler : SparseRecoverySampler, default=None
+            Draw every training batch afresh from this sampler
+            (:class:`~sklearn_l2o.datasets.SparseRecoverySampler`), on the
+            training device, instead of from the pairs ``(X, y)``, which
+            then only validate. The dictionary is the sampler's unless
+            ``dictionary`` is set.
 
         Returns
         -------
@@ -500,11 +509,33 @@ class UnrolledRegressor(
             also returns it, with the best parameters found so far and a
             warning; ``warm_start=True`` then resumes it.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sampler=sampler)
 
-    def _fit(self, X, y, dictionaries=None):
+    def _check_sampler(self, sampler, warm):
+        """The sampler's dictionary, after checking that this solver can
+        train from it."""
+        if not (hasattr(sampler, "sample") and hasattr(sampler, "dictionary_")):
+            raise ValueError(
+                "sampler must be a SparseRecoverySampler (an object with "
+                f"sample(n, generator) and dictionary_); got {sampler!r}."
+            )
+        A = sampler.dictionary_
+        if warm:
+            known = self.dictionary_
+        elif self.dictionary is not None:
+            known = check_dictionary(self.dictionary)
+        else:
+            return A
+        if known.shape != A.shape:
+            raise ValueError(
+                f"The sampler's dictionary has shape {A.shape}; the estimator's "
+                f"has {known.shape}."
+            )
+        return known
+
+    def _fit(self, X, y, dictionaries=None, sampler=None):
         """:meth:`fit`, with the per-sample ``dictionaries`` of the solvers
-        that take them (None for the others)."""
+        that take them (None for the others) and a training ``sampler``."""
         reject_bool_integers(self)
         warm = self._continues()
         lasso = getattr(self, "loss", "mse") == "lasso"
@@ -533,15 +564,23 @@ class UnrolledRegressor(
         device = resolve_device(self.device)
         dtype = resolve_dtype(self.dtype)
         rng = check_random_state(self.random_state)
-        if warm:
+        if sampler is not None:
+            A = self._check_sampler(sampler, warm)
+            check_widths(X, Y, A)
+        elif warm:
             A = self.dictionary_
             check_widths(X, Y, A)
-            net = self.module_.to(device)
         else:
             A = self._resolve_dictionary(X, Y)
+        if warm:
+            net = self.module_.to(device)
         context = self._check_dictionaries(dictionaries, X.shape[0], A)
 
-        train_idx, val_idx = self._split(X.shape[0], rng)
+        if sampler is None:
+            train_idx, val_idx = self._split(X.shape[0], rng)
+        else:
+            # every given pair validates; training pairs come from the sampler
+            train_idx, val_idx = np.arange(0), np.arange(X.shape[0])
 
         def to(a):
             return torch.tensor(a, dtype=dtype, device=device)
@@ -552,8 +591,11 @@ class UnrolledRegressor(
         if not warm:
             # the net works with unit-norm atoms: codes scale by their norms
             norms = column_norms(A)
-            codes = None if Y is None else Y[train_idx] * norms
-            start = dict(measurements=X[train_idx]) if self._needs_measurements else {}
+            B_start, Y_start = X[train_idx], None if Y is None else Y[train_idx]
+            if sampler is not None:
+                B_start, Y_start = sampler.draw(_SAMPLER_START, rng)
+            codes = None if Y_start is None else Y_start * norms
+            start = dict(measurements=B_start) if self._needs_measurements else {}
             net = self._build_net(A / norms, codes, device, dtype, **start)
             net.atom_norms.copy_(torch.as_tensor(norms))
         A_t = to(A)
@@ -584,9 +626,12 @@ class UnrolledRegressor(
         else:
             loss = squared_error_loss
         generator = make_generator(rng, device)
-        train = self._training_batches(
-            X_train, Y_train, train_idx, context, A, generator
-        )
+        if sampler is None:
+            train = self._training_batches(
+                X_train, Y_train, train_idx, context, A, generator
+            )
+        else:
+            train = SamplerBatches(sampler, generator, dtype)
         start = time.perf_counter()
         history, resume = self._train(net, train, validate, loss, generator, warm)
         fit_seconds = time.perf_counter() - start
