@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._batches import BATCH_ROWS, row_batches, row_norms, solve_in_batches
 from ._classic import proximal_gradient_steps
 from ._engine import Recipe, schedule, train_stagewise
+from ._memory import check_fits, might_not_fit
 from ._mixins import ShortReprMixin, TorchPickleMixin
 from ._sklearn_compat import Interval, StrOptions, _fit_context
 from ._starts import lipschitz_constant
@@ -508,6 +509,14 @@ class UnrolledRegressor(
             The fitted estimator. A fit stopped by Ctrl-C (KeyboardInterrupt)
             also returns it, with the best parameters found so far and a
             warning; ``warm_start=True`` then resumes it.
+
+        Raises
+        ------
+        ValueError
+            Among the checks of the data: when the learned parameters, with
+            their gradients and Adam's moments, would not fit in the
+            training device's available memory (checked before any is
+            allocated).
         """
         return self._fit(X, y, sampler=sampler)
 
@@ -596,6 +605,10 @@ class UnrolledRegressor(
                 B_start, Y_start = sampler.draw(_SAMPLER_START, rng)
             codes = None if Y_start is None else Y_start * norms
             start = dict(measurements=B_start) if self._needs_measurements else {}
+            if might_not_fit(A.shape, getattr(self, "n_layers", 1), dtype, device):
+                # the parameters' shapes first, without allocating them
+                planned = self._build_net(A / norms, codes, "meta", dtype, **start)
+                check_fits(planned, device, type(self).__name__, A.shape)
             net = self._build_net(A / norms, codes, device, dtype, **start)
             net.atom_norms.copy_(torch.as_tensor(norms))
         A_t = to(A)
