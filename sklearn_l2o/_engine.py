@@ -346,7 +346,8 @@ def _trained_slices(net, stage):
 
     Returns ``(params, rows, sizes)``: every trained parameter, the slice of
     its leading axis the stage moves (its trained layers; ``None`` for a
-    shared parameter) and the step size of each moved entry. Only those slices
+    shared parameter) and the step size of each moved entry. The net's
+    ``refinement_only`` parameters wait for the refinement. Only those slices
     enter Adam, so a stage that trains one layer of a 16-layer untied model
     does not pay for updating all 16; a parameter whose rate factor is 0 is
     left out altogether.
@@ -355,9 +356,10 @@ def _trained_slices(net, stage):
     stage_rate = recipe.learning_rate * recipe.stage_factors[STAGES.index(stage.name)]
     n_frozen = stage.n_frozen
     params, rows, sizes = [], [], []
+    late = stage.phase == "layerwise" and net.refinement_only
     for name, param, is_layered in net.parameter_groups():
         factor = stage_rate * recipe.rate_factors.get(name, 1.0)
-        if factor == 0.0:
+        if factor == 0.0 or (late and name.split(".")[0] in net.refinement_only):
             continue  # held: no gradient, no Adam state
         if is_layered:
             age = torch.arange(

@@ -30,6 +30,8 @@ class NAALISTANet(ALISTANet):
     zero, so the untrained net is ALISTA.
     """
 
+    refinement_only = ("lstm", "head", "skip")
+
     def __init__(
         self, A, W, n_layers, n_selected, gamma, theta, hidden_size, seed, dtype, device
     ):
@@ -93,8 +95,12 @@ class NAALISTA(ALISTA):
     large gets a larger threshold, one nearly solved a smaller one, where
     ALISTA gives every signal the thresholds that are best on average.
 
-    Training is ALISTA's: stage-wise over the layers, then refinement of all
-    layers; the LSTM and the head train in every stage.
+    Training is ALISTA's, in two parts: the stage-wise schedule trains the
+    per-layer steps and thresholds with the factors held at 1 (so it trains
+    an ALISTA), then the refinement trains them together with the LSTM, the
+    head and the skip, from that ALISTA; each refinement stage keeps its
+    best validation score, so the factors are kept only where they help on
+    the held-out pairs. With ``refinement_steps=0`` the fit is ALISTA's.
 
     Parameters
     ----------

@@ -32,6 +32,9 @@ class UnrolledNet(nn.Module):
     #: the per-layer parameter holding each layer's threshold (a positive scale
     #: the engine may search over when a layer starts), or None
     threshold = None
+    #: submodules whose parameters train only in the refinement, after the
+    #: stage-wise schedule has trained every other parameter without them
+    refinement_only = ()
 
     def __init__(self, n_layers, n_components, dtype, device):
         super().__init__()

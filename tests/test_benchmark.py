@@ -680,6 +680,8 @@ def test_ood_shifts_of_the_dictionary():
     [
         ("fixed_point_alista.py", ["FixedPointALISTA@100", "ALISTA@16+FISTA@84"]),
         ("varying_dictionaries.py", ["RobustALISTA closed_form", "AdaLISTA"]),
+        ("na_alista.py", ["NAALISTA@16", "HyperLISTA@16"]),
+        ("sampler.py", ["fixed NMSE", "fresh NMSE"]),
     ],
 )
 def test_benchmark_scripts_run_on_a_tiny_problem(script, columns, capsys):
@@ -691,12 +693,29 @@ def test_benchmark_scripts_run_on_a_tiny_problem(script, columns, capsys):
     tiny += ["--n-test", "40", "--steps", "5", "--refinement", "5"]
     if script == "varying_dictionaries.py":
         tiny += ["--groups", "2"]
+    if script == "na_alista.py":
+        tiny += ["--settings", "noiseless"]
     module = runpy.run_path(str(path))
     module["main"](tiny)
     out = capsys.readouterr().out
     assert "median" in out
     for column in columns:
         assert column in out
+
+
+def test_break_even_script_runs_on_a_tiny_problem(tmp_path, capsys):
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "break_even.py"
+    tiny = ["--shape", "16", "32", "--n-train", "400", "--n-test", "40"]
+    tiny += ["--n-lasso", "5", "--steps", "5", "--refinement", "5"]
+    tiny += ["--max-iter", "50", "--plot", str(tmp_path / "break_even.png")]
+    runpy.run_path(str(path))["main"](tiny)
+    out = capsys.readouterr().out
+    for column in ("break-even vs FISTA", "break-even vs Lasso", "HyperLISTA"):
+        assert column in out
+    assert (tmp_path / "break_even.png").exists()
 
 
 def _curves(payload):

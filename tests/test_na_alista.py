@@ -90,3 +90,16 @@ def test_warm_start_with_new_hidden_size_refits(data):
     with pytest.warns(UserWarning, match="hidden_size"):
         model.fit(B[:300], X[:300])
     assert model.module_.lstm.hidden_size == 6
+
+
+def test_stagewise_part_trains_an_alista(data):
+    # without a refinement the factors never train: the fit is ALISTA's
+    B, X, A = data
+    budget = dict(FAST, refinement_steps=0, dtype="float64")
+    na = NAALISTA(dictionary=A, **budget, hidden_size=4).fit(B[:2000], X[:2000])
+    alista = ALISTA(dictionary=A, **budget).fit(B[:2000], X[:2000])
+    assert float(na.module_.head.weight.detach().abs().max()) == 0
+    np.testing.assert_allclose(na.thresholds_, alista.thresholds_, rtol=1e-9)
+    np.testing.assert_allclose(
+        na.predict(B[2000:]), alista.predict(B[2000:]), atol=1e-9
+    )
