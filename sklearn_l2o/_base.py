@@ -27,7 +27,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._batches import BATCH_ROWS, row_batches, row_norms, solve_in_batches
+from ._batches import (
+    BATCH_ROWS,
+    check_finite,
+    row_batches,
+    row_norms,
+    solve_in_batches,
+)
 from ._classic import proximal_gradient_steps
 from ._engine import Recipe, schedule, train_stagewise
 from ._memory import check_fits, might_not_fit
@@ -311,6 +317,14 @@ def _warn_if_worse_than_earlier_layers(scores):
         ConvergenceWarning,
         stacklevel=4,
     )
+
+
+def _check_output(x):
+    if not bool(torch.isfinite(x).all()):
+        raise FloatingPointError(
+            "the solver produced non-finite values; check the scale of the "
+            "measurements against the training data."
+        )
 
 
 class UnrolledRegressor(
@@ -732,7 +746,14 @@ class UnrolledRegressor(
     def _validated_array(self, X):
         """The measurements, checked (no copy of a float array or memmap)."""
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+        )
+        check_finite(X)
         self._warn_if_out_of_range(X)
         return X
 
@@ -768,13 +789,12 @@ class UnrolledRegressor(
             )
 
     def _format(self, x):
-        out = x if isinstance(x, np.ndarray) else to_numpy(x)
-        if not np.all(np.isfinite(out)):
-            raise FloatingPointError(
-                "the solver produced non-finite values; check the scale of the "
-                "measurements against the training data."
-            )
-        return out.ravel() if self._y_1d else out
+        """The estimate as the output array; a tensor is checked for
+        non-finite values (a batch of ``predict`` is checked as it is made)."""
+        if not isinstance(x, np.ndarray):
+            _check_output(x)
+            x = to_numpy(x)
+        return x.ravel() if self._y_1d else x
 
     def predict(self, X):
         """Recover the codes from measurements with the trained layers.
@@ -807,6 +827,7 @@ class UnrolledRegressor(
             x = self.module_(self._net_input(b, rows, context))
             for x_next in self._continuation(x, b):
                 x = x_next
+            _check_output(x)
             return x
 
         with torch.no_grad():

@@ -37,3 +37,17 @@ def row_norms(X):
         block = np.asarray(X[rows], dtype=np.float64)
         out[rows] = np.sqrt(np.einsum("ij,ij->i", block, block))
     return out
+
+
+def check_finite(X):
+    """Raise scikit-learn's ValueError when ``X`` holds NaN or infinity,
+    batch by batch (no boolean copy of ``X``)."""
+    for rows in row_batches(X.shape[0]):
+        block = np.asarray(X[rows])
+        if np.isfinite(block).all():
+            continue
+        if np.isnan(block).any():
+            raise ValueError("Input X contains NaN.")
+        raise ValueError(
+            f"Input X contains infinity or a value too large for {block.dtype!r}."
+        )

@@ -15,6 +15,17 @@ from ._sklearn_compat import Interval
 
 #: tiny floor under the residual norms before their logarithm
 _FLOOR = 1e-30
+#: the augmentation's weights learn at this share of the base learning rate
+_AUGMENTATION_RATE = 0.02
+_AUGMENTATION_PARAMETERS = (
+    "lstm.weight_ih",
+    "lstm.weight_hh",
+    "lstm.bias_ih",
+    "lstm.bias_hh",
+    "head.weight",
+    "head.bias",
+    "skip.weight",
+)
 #: the LSTM moves a layer's step or threshold by at most this factor e^..
 _MAX_LOG_FACTOR = 10.0
 
@@ -236,6 +247,15 @@ class NAALISTA(ALISTA):
             dtype,
             device,
         )
+
+    def _rate_factors(self):
+        # Adam moves every weight by about its step, whatever its gradient:
+        # at the steps' and thresholds' rate, the thousands of LSTM weights
+        # would shake the factors too hard for any refinement step to help
+        factors = dict(super()._rate_factors())
+        for name in _AUGMENTATION_PARAMETERS:
+            factors[name] = _AUGMENTATION_RATE
+        return factors
 
     def _warm_start_mismatch(self):
         if self.module_.lstm.hidden_size != self.hidden_size:
