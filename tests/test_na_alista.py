@@ -103,3 +103,15 @@ def test_stagewise_part_trains_an_alista(data):
     np.testing.assert_allclose(
         na.predict(B[2000:]), alista.predict(B[2000:]), atol=1e-9
     )
+
+
+def test_every_augmentation_weight_learns_slowly(data):
+    _, _, A = data
+    model = NAALISTA(dictionary=A, hidden_size=4)
+    net = model._build_net(A, None, "cpu", torch.float64)
+    factors = model._rate_factors()
+    for name, _, _ in net.parameter_groups():
+        late = name.split(".")[0] in net.refinement_only
+        assert (name in factors) == late
+        if late:
+            assert 0 < factors[name] < 1
