@@ -29,10 +29,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._batches import (
     BATCH_ROWS,
-    check_finite,
     row_batches,
     row_norms,
     solve_in_batches,
+    validated_rows,
 )
 from ._classic import proximal_gradient_steps
 from ._engine import Recipe, schedule, train_stagewise
@@ -746,14 +746,7 @@ class UnrolledRegressor(
     def _validated_array(self, X):
         """The measurements, checked (no copy of a float array or memmap)."""
         check_is_fitted(self, "module_")
-        X = validate_data(
-            self,
-            X,
-            reset=False,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=False,
-        )
-        check_finite(X)
+        X = validated_rows(self, X)
         self._warn_if_out_of_range(X)
         return X
 

@@ -8,6 +8,7 @@ be a NumPy memmap: only the batch being solved is read into memory.
 """
 
 import numpy as np
+from sklearn.utils.validation import validate_data
 
 from ._torch import to_numpy
 
@@ -51,3 +52,17 @@ def check_finite(X):
         raise ValueError(
             f"Input X contains infinity or a value too large for {block.dtype!r}."
         )
+
+
+def validated_rows(estimator, X):
+    """``X`` checked against the fitted ``estimator`` (scikit-learn's checks;
+    finiteness batch by batch), without a copy of a float array or memmap."""
+    X = validate_data(
+        estimator,
+        X,
+        reset=False,
+        dtype=[np.float64, np.float32],
+        ensure_all_finite=False,
+    )
+    check_finite(X)
+    return X

@@ -15,7 +15,7 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._batches import check_finite, solve_in_batches
+from ._batches import solve_in_batches, validated_rows
 from ._mixins import ShortReprMixin
 from ._shrinkage import soft_threshold
 from ._sklearn_compat import Interval, StrOptions, _fit_context
@@ -160,15 +160,7 @@ class _ProximalGradient(
 
     def _validated(self, X):
         check_is_fitted(self, "dictionary_")
-        X = validate_data(
-            self,
-            X,
-            reset=False,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=False,
-        )
-        check_finite(X)
-        return X
+        return validated_rows(self, X)
 
     def _iterate(self, X, validated=False):
         """Yield ``(x, n_active)`` after each iteration (see

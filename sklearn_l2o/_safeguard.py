@@ -15,7 +15,7 @@ from sklearn.base import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import UnrolledRegressor
-from ._batches import check_finite, solve_in_batches
+from ._batches import solve_in_batches, validated_rows
 from ._mixins import ShortReprMixin
 from ._shrinkage import soft_threshold
 from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
@@ -266,15 +266,7 @@ class Safeguarded(
     # --------------------------------------------------------------- solving
     def _validated(self, X):
         check_is_fitted(self, "estimator_")
-        X = validate_data(
-            self,
-            X,
-            reset=False,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=False,
-        )
-        check_finite(X)
-        return X
+        return validated_rows(self, X)
 
     def _tensors(self, X):
         """The net, the dictionary and rows of (checked) measurements as
