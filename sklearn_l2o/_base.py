@@ -51,7 +51,6 @@ from ._validation import (
 )
 from .datasets._sampler import SamplerBatches
 
-_PREDICT_CHUNK = BATCH_ROWS
 #: pairs drawn from a training sampler for the starts estimated from data
 _SAMPLER_START = 4096
 
@@ -412,10 +411,10 @@ class UnrolledRegressor(
 
     def _validation_batches(self, X_val, Y_val, val_idx, context, A, rng):
         """``[(inputs, codes), ...]`` that validation runs the net on."""
-        Y_parts = [None] * len(X_val.split(_PREDICT_CHUNK))
+        Y_parts = [None] * len(X_val.split(BATCH_ROWS))
         if Y_val is not None:
-            Y_parts = Y_val.split(_PREDICT_CHUNK)
-        return list(zip(X_val.split(_PREDICT_CHUNK), Y_parts))
+            Y_parts = Y_val.split(BATCH_ROWS)
+        return list(zip(X_val.split(BATCH_ROWS), Y_parts))
 
     def _training_batches(self, X_train, Y_train, train_idx, context, A, generator):
         """The training pairs, or an object that draws each batch."""
@@ -834,7 +833,7 @@ class UnrolledRegressor(
 
     def _chunks(self, n_samples, context):
         """Row slices that prediction runs through the net at once."""
-        return row_batches(n_samples, _PREDICT_CHUNK)
+        return row_batches(n_samples)
 
     def _continuation(self, x, b):
         """FISTA iterates after the last layer (``continuation_iter`` of them)."""

@@ -42,7 +42,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ._engine import KeepBest, Progress, stage_record
 from ._learned_rules import learned_rule
-from ._optim_base import no_grad_values, run, value_and_grad
+from ._optim_base import no_grad_values, populate, run, value_and_grad
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def validation_loss(net, family, layout, data, n_steps, seed, log=False, populat
     the mean objective over the steps, or with ``log`` the mean over the steps
     of the log of the mean objective. With a ``population``, every instance
     is solved by that many particles (consecutive rows), all counted."""
-    data = data.repeat_interleave(population, dim=0)
+    data = populate(data, population)
     generator = torch.Generator(device=data.device)
     generator.manual_seed(seed)
     x0 = family.initial_point(data, generator).to(data.dtype)
@@ -311,9 +311,7 @@ def meta_train(
                     rows = torch.randperm(
                         n_train, generator=generator, device=train_data.device
                     )
-                    data = train_data[rows[:batch_size]].repeat_interleave(
-                        population, dim=0
-                    )
+                    data = populate(train_data[rows[:batch_size]], population)
                     x0 = family.initial_point(data, generator).to(data.dtype)
                     problem = _TrainingProblem(family, data, x0, recipe, generator)
                     loss = _episode(

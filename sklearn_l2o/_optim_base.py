@@ -233,6 +233,14 @@ class RuleOptimizer(torch.optim.Optimizer):
         return loss
 
 
+def populate(data, population):
+    """Each instance's row repeated ``population`` times, consecutively (a
+    swarm's particles); the rows themselves for a population of 1."""
+    if population == 1:
+        return data
+    return data.repeat_interleave(population, dim=0)
+
+
 def _best_particles(x, values, population):
     """Per instance, the last iterate of the particle that ends lowest, and
     the lowest value of its particles at every step."""
@@ -358,7 +366,7 @@ class OptimizerEstimator(
         iterates, curves = [], []
         for chunk in data.split(_CHUNK):
             # a swarm's particles are consecutive rows of one instance each
-            rows = chunk.repeat_interleave(population, dim=0)
+            rows = populate(chunk, population)
             x0 = family.initial_point(rows, generator).to(dtype)
 
             def objective(x, rows=rows):
