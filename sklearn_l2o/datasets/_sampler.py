@@ -74,7 +74,7 @@ class SparseRecoverySampler:
     def n_components(self):
         return self.dictionary_.shape[1]
 
-    def sample(self, n_samples, generator, dtype=torch.float32):
+    def sample(self, n_samples, generator, dtype=torch.float32, dictionary=None):
         """``n_samples`` pairs as tensors on ``generator``'s device.
 
         Parameters
@@ -83,6 +83,10 @@ class SparseRecoverySampler:
         generator : torch.Generator
             Draws the codes and the noise (and sets the device).
         dtype : torch.dtype, default=torch.float32
+        dictionary : tensor of shape (n_features, n_components), default=None
+            ``dictionary_`` already as a tensor of ``dtype`` on the
+            generator's device (a training loop converts it once, not at
+            every batch); None converts it here.
 
         Returns
         -------
@@ -94,7 +98,9 @@ class SparseRecoverySampler:
         support = torch.rand(shape, generator=generator, device=device) < self.sparsity
         values = torch.randn(shape, generator=generator, device=device, dtype=dtype)
         X = values * support
-        A = torch.as_tensor(self.dictionary_, dtype=dtype, device=device)
+        A = dictionary
+        if A is None:
+            A = torch.as_tensor(self.dictionary_, dtype=dtype, device=device)
         B = X @ A.T
         if self.snr is not None and not np.isinf(self.snr):
             sigma = B.std(dim=1, keepdim=True, correction=0) * 10.0 ** (-self.snr / 20)
@@ -142,6 +148,11 @@ class SamplerBatches:
         self.generator = generator
         self.dtype = dtype
         self.device = generator.device
+        self.dictionary = torch.as_tensor(
+            sampler.dictionary_, dtype=dtype, device=self.device
+        )
 
     def draw(self, idx):
-        return self.sampler.sample(idx.shape[0], self.generator, self.dtype)
+        return self.sampler.sample(
+            idx.shape[0], self.generator, self.dtype, self.dictionary
+        )
