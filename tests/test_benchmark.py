@@ -734,3 +734,40 @@ def test_methods_side_by_side_give_the_serial_results(tmp_path, capsys):
     rows = [line.split()[0] for line in parallel_out.splitlines()[-5:-2]]
     assert rows == ["ISTA", "FISTA", "ALISTA"]
     assert "ALISTA" in serial_out
+
+
+def test_large_dictionary_script_runs_on_a_tiny_problem(capsys):
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "large_dictionary.py"
+    tiny = ["--shape", "16", "32", "--n-train", "200", "--n-test", "20"]
+    tiny += ["--steps", "1", "--fista-iter", "5"]
+    runpy.run_path(str(path))["main"](tiny)
+    out = capsys.readouterr().out
+    for row in (
+        "ALISTA fit, 1 step per stage",
+        "ALISTA predict",
+        "HyperLISTA fit",
+        "FISTA predict",
+        "Safeguarded ALISTA predict",
+    ):
+        assert row in out
+
+
+def test_memory_script_dask_run_matches_the_in_memory_nmse():
+    import runpy
+    from pathlib import Path
+
+    from sklearn_l2o import FISTA
+    from sklearn_l2o.metrics import nmse_db
+
+    pytest.importorskip("dask.array")
+    path = Path(__file__).parents[1] / "benchmarks" / "memory.py"
+    module = runpy.run_path(str(path))
+    A = module["dictionary"]()
+    model = FISTA(dictionary=A, alpha=0.01, max_iter=5, tol=0.0).fit(A.T[:3])
+    # 3 blocks of 40 rows and one of 30, each made from its own seed
+    X = np.vstack([module["_block_codes"](i, r) for i, r in enumerate([40] * 3 + [30])])
+    expected = nmse_db(X, model.predict(X @ A.T))
+    assert module["dask_nmse"](model, A, 150, 40) == pytest.approx(expected)
