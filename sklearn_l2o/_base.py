@@ -714,14 +714,16 @@ class UnrolledRegressor(
         """
         recipe = self._recipe(net.n_components)
         self.threshold_search_ = recipe.threshold_search
-        stages = schedule(net.n_layers, recipe)
+        stages = self._stages(net.n_layers, recipe)
+        history = []
         if not warm:
             first = 0
+            history = self._start_search(net, validate)
         elif self._resume_stage is not None:
             first = self._resume_stage
         else:  # finished: the refinement stages again
             first = len(stages) - len(schedule(net.n_layers, recipe, layerwise=False))
-        history, done = train_stagewise(
+        trained, done = train_stagewise(
             net,
             train,
             validate,
@@ -731,11 +733,20 @@ class UnrolledRegressor(
             verbose=self.verbose,
         )
         resume = first + done if first + done < len(stages) else None
-        return history, resume
+        return history + trained, resume
+
+    def _stages(self, n_layers, recipe):
+        """The stages of a fit (stage-wise, then the refinement)."""
+        return schedule(n_layers, recipe)
+
+    def _start_search(self, net, validate):
+        """Set the net's start from the held-out pairs before the stages run;
+        returns the records it adds to ``history_`` (none here)."""
+        return []
 
     def _where(self, resume):
         """Where the schedule stopped, for the interrupt warning."""
-        stage = schedule(self.n_layers, self._recipe())[resume]
+        stage = self._stages(self.n_layers, self._recipe())[resume]
         return f" at layer {stage.depth}, stage {stage.name} ({stage.phase})"
 
     def _split(self, n_samples, rng):

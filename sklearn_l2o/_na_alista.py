@@ -126,7 +126,12 @@ class NAALISTA(ALISTA):
     max_support_fraction : float, default=0.13
         Cap on that share.
     init_threshold : float, default=None
-        Initial theta_k; None uses 0.4 / (1.001 L) with L = ||A||_2^2.
+        Initial theta_k of ``start="stagewise"``; None uses 0.4 / (1.001 L)
+        with L = ||A||_2^2.
+    start : {"stagewise", "geometric"}, default="stagewise"
+        How ALISTA's steps and thresholds start (see :class:`ALISTA`); the
+        LSTM trains in the refinement either way. The default stays
+        stage-wise: the augmentation was measured after those stages.
     {training_parameters}
 
     Attributes
@@ -182,6 +187,7 @@ class NAALISTA(ALISTA):
         support_fraction=0.012,
         max_support_fraction=0.13,
         init_threshold=None,
+        start="stagewise",
         n_layers=16,
         loss="mse",
         alpha=0.005,
@@ -209,6 +215,7 @@ class NAALISTA(ALISTA):
         self.support_fraction = support_fraction
         self.max_support_fraction = max_support_fraction
         self.init_threshold = init_threshold
+        self.start = start
         self.n_layers = n_layers
         self.loss = loss
         self.alpha = alpha

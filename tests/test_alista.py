@@ -265,6 +265,7 @@ def test_auto_threshold_search_follows_the_number_of_atoms(n_components, searche
     )
     model = ALISTA(
         dictionary=A,
+        start="stagewise",
         n_layers=1,
         max_steps_per_stage=2,
         validation_interval=1,
@@ -282,3 +283,37 @@ def test_auto_threshold_search_follows_the_number_of_atoms(n_components, searche
         warnings.simplefilter("ignore")
         model.set_params(threshold_search=not searched).fit(B, X)
     assert model.threshold_search_ is (not searched)
+    # the geometric start has no layer-wise stages to search in
+    model.set_params(start="geometric", threshold_search=True).fit(B, X)
+    assert model.threshold_search_ is False
+
+
+def test_geometric_start_searches_a_threshold_schedule(small_problem):
+    B, X, _, _, A = small_problem
+    options = dict(n_layers=5, refinement_steps=0, dtype="float64", random_state=0)
+    model = ALISTA(dictionary=A, **options).fit(B, X)
+    search = model.history_[0]
+    assert len(model.history_) == 1 and search["phase"] == "search"
+    assert search["steps"] == len(search["curve"]) > 35  # two grids
+    # the thresholds are the best schedule scored, and it beats the constant start
+    expected = search["theta_0"] * search["ratio"] ** np.arange(5)
+    np.testing.assert_allclose(model.thresholds_, expected)
+    assert search["val_score"] == min(score for _, score in search["curve"])
+    assert search["val_score"] < search["start_score"]
+    assert 0 < search["ratio"] <= 1
+    np.testing.assert_allclose(model.steps_, model.steps_[0])  # steps untouched
+    # the grid follows the data's scale: codes 100 times larger, thresholds too
+    scaled = ALISTA(dictionary=A, **options).fit(100 * B, 100 * X)
+    np.testing.assert_allclose(scaled.thresholds_, 100 * model.thresholds_, rtol=1e-6)
+
+
+def test_geometric_start_then_refinement_trains_every_layer(small_problem):
+    B, X, B_test, X_test, A = small_problem
+    options = dict(n_layers=5, device="cpu", random_state=0)
+    searched = ALISTA(dictionary=A, refinement_steps=0, **options).fit(B, X)
+    refined = ALISTA(dictionary=A, refinement_steps=300, **options).fit(B, X)
+    assert [r["phase"] for r in refined.history_] == ["search"] + ["refinement"] * 2
+    assert not np.allclose(refined.steps_, searched.steps_)
+    assert nmse_db(X_test, refined.predict(B_test)) < nmse_db(
+        X_test, searched.predict(B_test)
+    )

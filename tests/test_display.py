@@ -16,6 +16,7 @@ def fitted(small_problem):
     B, X, _, _, A = small_problem
     return ALISTA(
         dictionary=A,
+        start="stagewise",
         n_layers=4,
         max_steps_per_stage=60,
         refinement_steps=60,
@@ -111,6 +112,14 @@ def test_training_history_chains_the_stages(fitted):
 
 def test_training_history_of_the_other_loops(small_problem):
     B, X, _, _, A = small_problem
+    geometric = ALISTA(
+        dictionary=A, n_layers=4, refinement_steps=60, device="cpu", random_state=0
+    )
+    display = TrainingHistoryDisplay.from_estimator(geometric.fit(B, X))
+    assert len(display.lines_) == len(geometric.history_) == 3
+    labels = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert labels == ["search", "refinement"]
+    plt.close(display.figure_)
     search = HyperLISTA(dictionary=A, n_layers=3, device="cpu", random_state=0)
     display = TrainingHistoryDisplay.from_estimator(search.fit(B[:500], X[:500]))
     assert len(display.lines_) == 2  # two search rounds

@@ -25,7 +25,9 @@ from sklearn_l2o._engine import (
 )
 from sklearn_l2o.metrics import nmse_db
 
+#: the engine's stage-wise schedule, exercised through ALISTA
 FAST = dict(
+    start="stagewise",
     n_layers=6,
     learning_rate=1e-2,
     max_steps_per_stage=150,
@@ -198,6 +200,7 @@ def test_plateau_decays_rescue_a_too_large_step(small_problem, device):
         validation_interval=25,
         refinement_steps=0,
         threshold_search=False,
+        start="stagewise",
         random_state=0,
     )
     stuck = ALISTA(plateau_decays=0, **options).fit(B, X)
@@ -279,6 +282,7 @@ def test_divergence_restores_last_good_parameters(small_problem):
         dictionary=A,
         device="cpu",
         learning_rate=1e30,
+        start="stagewise",
         n_layers=2,
         max_steps_per_stage=40,
         validation_interval=10,
@@ -450,6 +454,7 @@ def test_warm_start_refits_from_scratch_when_the_model_changed(
 ):
     B, X, _, _, A = small_problem
     options = dict(FAST, n_layers=2, max_steps_per_stage=20, refinement_steps=20)
+    del options["start"]  # an ALISTA option
     model = LISTACP(dictionary=A, device="cpu", warm_start=True, **options)
     model.fit(B, X)
     old = model.module_

@@ -116,11 +116,13 @@ def test_predict_warns_on_measurements_of_another_scale(small_problem, k):
 def test_a_fit_that_learns_nothing_says_so(small_problem):
     # steps so large that every stage is worse than its start
     with pytest.warns(ConvergenceWarning, match="No training stage improved"):
-        model = _fit(small_problem, learning_rate=1e3, refinement_steps=0)
+        model = _fit(
+            small_problem, learning_rate=1e3, refinement_steps=0, start="stagewise"
+        )
     assert all(record["best_step"] == 0 for record in model.history_)
     # thresholds above every entry: all-zero outputs are no success
     with pytest.warns(ConvergenceWarning, match="outputs zero for every"):
-        model = _fit(small_problem, init_threshold=1e3)
+        model = _fit(small_problem, init_threshold=1e3, start="stagewise")
     assert np.all(model.validation_nmse_db_ == 0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)

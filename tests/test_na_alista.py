@@ -97,7 +97,7 @@ def test_stagewise_part_trains_an_alista(data):
     B, X, A = data
     budget = dict(FAST, refinement_steps=0, dtype="float64")
     na = NAALISTA(dictionary=A, **budget, hidden_size=4).fit(B[:2000], X[:2000])
-    alista = ALISTA(dictionary=A, **budget).fit(B[:2000], X[:2000])
+    alista = ALISTA(dictionary=A, start="stagewise", **budget).fit(B[:2000], X[:2000])
     assert float(na.module_.head.weight.detach().abs().max()) == 0
     np.testing.assert_allclose(na.thresholds_, alista.thresholds_, rtol=1e-9)
     np.testing.assert_allclose(

@@ -336,12 +336,21 @@ UNROLLED = [
 #: solvers run with a non-default option, under their own name: LAMP with
 #: the Bernoulli-Gaussian shrinkage of the LAMP paper (LAMP-bg), LISTA-CPSS
 #: with the nonconvex thresholdings, and ALISTA with each new layer's starting
-#: threshold searched (ALISTA-search)
+#: threshold searched (ALISTA-search), both with ALISTA's stage-wise recipe
+#: and long refinement (ALISTA-stagewise: the papers' schedule, the slower
+#: one for ALISTA's last dB)
+_ALISTA_STAGEWISE = {
+    "start": "stagewise",
+    "plateau_decays": 0,
+    "refinement_steps": 16000,
+    "refinement_patience": 6000,
+}
 VARIANTS = {
     "LAMP-bg": ("LAMP", {"shrinkage": "bg"}),
     "LISTACPSS-mcp": ("LISTACPSS", {"shrinkage": "mcp"}),
     "LISTACPSS-scad": ("LISTACPSS", {"shrinkage": "scad"}),
-    "ALISTA-search": ("ALISTA", {"threshold_search": True}),
+    "ALISTA-search": ("ALISTA", {**_ALISTA_STAGEWISE, "threshold_search": True}),
+    "ALISTA-stagewise": ("ALISTA", dict(_ALISTA_STAGEWISE)),
 }
 #: what the main job runs when no method is named
 DEFAULT_METHODS = ["ISTA", "FISTA", "Lasso", "ALISTA"]
