@@ -749,7 +749,7 @@ def test_large_dictionary_script_runs_on_a_tiny_problem(capsys):
     runpy.run_path(str(path))["main"](tiny)
     out = capsys.readouterr().out
     for row in (
-        "ALISTA fit, 1 step per stage",
+        "ALISTA fit, no refinement",
         "ALISTA predict",
         "HyperLISTA fit",
         "FISTA predict",

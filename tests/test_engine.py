@@ -28,6 +28,7 @@ from sklearn_l2o.metrics import nmse_db
 #: the engine's stage-wise schedule, exercised through ALISTA
 FAST = dict(
     start="stagewise",
+    plateau_decays=0,
     n_layers=6,
     learning_rate=1e-2,
     max_steps_per_stage=150,

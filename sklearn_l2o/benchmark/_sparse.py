@@ -273,7 +273,8 @@ def _unrolled(cls, **extra):
         # training-budget options apply only to the solvers trained by gradient
         # steps (HyperLISTA searches its three constants instead)
         shared = {k: v for k, v in ctx.train_options.items() if k in accepted}
-        chosen = _capped(accepted, {**shared, **extra}, ctx.caps)
+        # a variant's own budget yields to the run's (--quick, a setting's)
+        chosen = _capped(accepted, {**extra, **shared}, ctx.caps)
         if "weight_init" in accepted and ctx.weight_init is not None:
             chosen["weight_init"] = ctx.weight_init
         return chosen
