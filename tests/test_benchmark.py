@@ -385,7 +385,9 @@ def test_quick_run_of_every_sparse_method(tmp_path, capsys):
     assert methods["ALISTA"]["settings"]["threshold_search"] == "auto"
     assert methods["ALISTA"]["settings"]["start"] == "geometric"
     assert methods["ALISTA-stagewise"]["settings"]["start"] == "stagewise"
-    assert methods["ALISTA-stagewise"]["settings"]["refinement_steps"] == 16000
+    # the variant's own options, with the quick run's budget
+    assert methods["ALISTA-stagewise"]["settings"]["plateau_decays"] == 0
+    assert methods["ALISTA-stagewise"]["settings"]["refinement_steps"] == 100
     # the full settings, defaults included, are saved too
     assert methods["LAMP"]["settings"]["shrinkage"] == "soft"
     assert methods["LISTA"]["settings"]["max_steps_per_stage"] == 40

@@ -370,6 +370,9 @@ def _interrupt_after_first_stage(delay=0.3):
     logger = logging.getLogger("sklearn_l2o")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    # a logging configuration made by another library in this process (for
+    # example Dask's) may have disabled the existing loggers
+    disabled, logger.disabled = logger.disabled, False
 
     def fire():
         if first.wait(60) and not done.wait(delay):
@@ -383,6 +386,7 @@ def _interrupt_after_first_stage(delay=0.3):
         thread.join()
         logger.removeHandler(handler)
         logger.setLevel(logging.NOTSET)
+        logger.disabled = disabled
 
     return finish
 
