@@ -373,6 +373,8 @@ def _interrupt_after_first_stage(delay=0.3):
     # a logging configuration made by another library in this process (for
     # example Dask's) may have disabled the existing loggers
     disabled, logger.disabled = logger.disabled, False
+    level = logging.root.manager.disable  # a global logging.disable(...)
+    logging.disable(logging.NOTSET)
 
     def fire():
         if first.wait(60) and not done.wait(delay):
@@ -387,6 +389,7 @@ def _interrupt_after_first_stage(delay=0.3):
         logger.removeHandler(handler)
         logger.setLevel(logging.NOTSET)
         logger.disabled = disabled
+        logging.disable(level)
 
     return finish
 
