@@ -522,12 +522,14 @@ def train_stagewise(
                 net, batches, validate, loss, generator, stage, graphs, progress
             )
             history.append(record)
+            interrupted = record["stop"] == "interrupted"
+            # counted before it is reported: a Ctrl-C while reporting keeps it
+            done += not interrupted
             progress.finished(
                 record, f"layer {stage.depth} stage {stage.name} ({stage.phase})"
             )
-            if record["stop"] == "interrupted":
+            if interrupted:
                 break
-            done += 1
             if record["stop"] == "diverged":
                 warnings.warn(
                     f"Training diverged (non-finite validation score) at layer "

@@ -2,10 +2,8 @@
 schedule, who learns how fast, keeping the best, plateaus, threshold search,
 divergence, progress and logging, interrupts and warm starts."""
 
-import _thread
 import logging
 import math
-import threading
 import warnings
 
 import numpy as np
@@ -22,6 +20,7 @@ from sklearn_l2o._engine import (
     _start_from_previous_layer,
     _trained_slices,
     schedule,
+    train_stagewise,
 )
 from sklearn_l2o.metrics import nmse_db
 
@@ -356,15 +355,13 @@ def test_silent_by_default_and_stages_are_logged(small_problem, capsys, caplog):
 
 
 # ---------------------------------------------------- interrupts and resuming
-def _interrupt_after_first_stage(delay=0.3):
-    """Raise KeyboardInterrupt in the main thread ``delay`` s after the first
-    stage of the fit in progress has finished (as a Ctrl-C would)."""
-    first = threading.Event()
-    done = threading.Event()
+def _interrupt_after_first_stage():
+    """Raise KeyboardInterrupt in the fit (as a Ctrl-C would) when it reports
+    that its first stage has finished."""
 
     class Handler(logging.Handler):
         def emit(self, record):
-            first.set()
+            raise KeyboardInterrupt
 
     handler = Handler()
     logger = logging.getLogger("sklearn_l2o")
@@ -376,16 +373,7 @@ def _interrupt_after_first_stage(delay=0.3):
     level = logging.root.manager.disable  # a global logging.disable(...)
     logging.disable(logging.NOTSET)
 
-    def fire():
-        if first.wait(60) and not done.wait(delay):
-            _thread.interrupt_main()
-
-    thread = threading.Thread(target=fire, daemon=True)
-    thread.start()
-
     def finish():
-        done.set()
-        thread.join()
         logger.removeHandler(handler)
         logger.setLevel(logging.NOTSET)
         logger.disabled = disabled
@@ -396,8 +384,8 @@ def _interrupt_after_first_stage(delay=0.3):
 
 def test_ctrl_c_keeps_the_best_so_far_and_warm_start_resumes(small_problem):
     B, X, B_test, X_test, A = small_problem
-    # 16 layers of stages that each take at least 50 steps: seconds of work,
-    # stopped 0.3 s after the first stage
+    # 16 layers of stages that each take at least 50 steps, stopped when the
+    # first stage reports
     long = dict(FAST, n_layers=16, max_steps_per_stage=10**6)
     model = ALISTA(dictionary=A, device="cpu", **long)
     finish = _interrupt_after_first_stage()
@@ -408,10 +396,8 @@ def test_ctrl_c_keeps_the_best_so_far_and_warm_start_resumes(small_problem):
         finish()
     stages = schedule(16, model._recipe())
     resume = model._resume_stage
-    assert resume is not None and 1 <= resume < len(stages)
-    assert len(model.history_) in (resume, resume + 1)
-    if len(model.history_) > resume:  # stopped inside a stage
-        assert model.history_[-1]["stop"] == "interrupted"
+    # stopped between the first and the second stage: the first one counts
+    assert resume == 1 and len(model.history_) == 1
     # a usable estimator: it predicts, with the layers trained so far
     assert np.all(np.isfinite(model.predict(B_test)))
     assert np.all(np.isfinite(model.validation_nmse_db_))
@@ -433,6 +419,41 @@ def test_ctrl_c_keeps_the_best_so_far_and_warm_start_resumes(small_problem):
     assert len(model.history_) == n_before + len(stages) - resume
     assert model.history_[-1]["phase"] == "refinement"
     assert model._resume_stage is None
+
+
+def test_ctrl_c_inside_a_stage_keeps_its_best_and_counts_only_finished_stages(
+    small_problem,
+):
+    B, X, _, _, A = small_problem
+    net = _untrained(LISTACP, A, 3)
+    b, x = torch.tensor(B[:400]), torch.tensor(X[:400])
+    recipe = Recipe(
+        learning_rate=1e-2, max_steps=40, patience=40, validation_interval=10
+    )
+    stages = schedule(3, recipe)
+    n_calls = {"loss": 0}
+    # stage 0 runs its 40 steps; the interrupt comes at step 25 of stage 1
+    stop_at = stages[0].recipe.max_steps + 25
+
+    def loss(x_hat, b, x):
+        n_calls["loss"] += 1
+        if n_calls["loss"] == stop_at:
+            raise KeyboardInterrupt
+        return ((x_hat - x) ** 2).sum(1).mean()
+
+    def validate(depth):
+        with torch.no_grad():
+            return nmse_db(x.numpy(), net(b, n_layers=depth).numpy())
+
+    generator = torch.Generator().manual_seed(0)
+    history, done = train_stagewise(net, (b, x), validate, loss, stages, generator)
+    assert done == 1
+    assert [r["stop"] for r in history] == ["budget", "interrupted"]
+    stopped = history[1]
+    assert stopped["steps"] == 20  # the last validated step before the interrupt
+    # the net holds the stopped stage's best parameters
+    assert validate(stopped["layer"]) == pytest.approx(stopped["val_score"])
+    assert stopped["val_score"] <= stopped["start_score"]
 
 
 def test_warm_start_runs_the_refinement_again(small_problem):
