@@ -12,7 +12,7 @@ from ._engine import schedule, stage_record
 from ._shrinkage import support_selection_threshold, support_sizes
 from ._sklearn_compat import Interval, StrOptions
 from ._starts import analytic_weight, default_threshold, stable_step
-from ._unrolled import UnrolledNet
+from ._unrolled import UnrolledNet, descend, residual_of
 
 
 class ALISTANet(UnrolledNet):
@@ -30,7 +30,7 @@ class ALISTANet(UnrolledNet):
 
     def layer(self, k, b, state):
         x = state[0]
-        z = x - self.at("gamma", k) * ((x @ self.A.T - b) @ self.W)
+        z = descend(x, residual_of(x, b, self.A), self.W, self.at("gamma", k))
         return (
             support_selection_threshold(z, self.at("theta", k), self.n_selected[k]),
         )

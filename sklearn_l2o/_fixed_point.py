@@ -10,7 +10,7 @@ from ._base import UnrolledRegressor, net_attribute
 from ._shrinkage import support_selection_threshold
 from ._sklearn_compat import Interval
 from ._starts import analytic_weight, stable_step
-from ._unrolled import UnrolledNet
+from ._unrolled import UnrolledNet, descend, residual_of
 
 #: iterations between two checks of which rows have converged at predict time
 _CHECK_EVERY = 10
@@ -42,8 +42,8 @@ class FixedPointALISTANet(UnrolledNet):
 
     def layer(self, k, b, state):
         x = state[0]
-        residual = x @ self.A.T - b
-        z = x - self.at("gamma", 0) * (residual @ self.W)
+        residual = residual_of(x, b, self.A)
+        z = descend(x, residual, self.W, self.at("gamma", 0))
         # the residual's level per measurement: zero at an exact solution
         level = torch.linalg.vector_norm(residual, dim=1, keepdim=True)
         theta = torch.exp(self.at("log_scale", 0)) * level / self.A.shape[0] ** 0.5

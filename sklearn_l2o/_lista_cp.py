@@ -4,7 +4,7 @@ from ._base import net_attribute
 from ._lista_family import SUPPORT_CONSTRAINTS, LISTAFamilyRegressor
 from ._shrinkage import SHRINKAGES, support_selection_threshold
 from ._sklearn_compat import StrOptions
-from ._unrolled import UnrolledNet
+from ._unrolled import UnrolledNet, descend, residual_of
 
 
 class LISTACPNet(UnrolledNet):
@@ -39,7 +39,7 @@ class LISTACPNet(UnrolledNet):
 
     def layer(self, k, b, state):
         x = state[0]
-        z = x + self.at("gamma", k) * ((b - x @ self.A.T) @ self.at("W", k))
+        z = descend(x, residual_of(x, b, self.A), self.at("W", k), self.at("gamma", k))
         return (
             support_selection_threshold(
                 z,

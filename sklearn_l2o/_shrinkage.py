@@ -5,6 +5,7 @@ n_components) and is differentiable in ``z`` and in its threshold, so that
 training can move both.
 """
 
+import numpy as np
 import torch
 
 
@@ -59,9 +60,11 @@ def support_selection_threshold(z, theta, n_selected, shrink=soft_threshold):
     their gradient straight through to ``z``. ``shrink(z, theta)`` is what the
     other entries get (soft thresholding unless told).
     """
-    shrunk = shrink(z, theta)
     if n_selected <= 0:
-        return shrunk
+        return shrink(z, theta)
+    if _fused_cpu_path(z, theta, shrink):
+        return _support_selection_cpu(z, float(theta), n_selected)
+    shrunk = shrink(z, theta)
     magnitude = torch.abs(z)
     above = magnitude > theta
     if z.is_cuda:
@@ -79,10 +82,50 @@ def support_selection_threshold(z, theta, n_selected, shrink=soft_threshold):
     return torch.where(above, z, shrunk)
 
 
+def _fused_cpu_path(z, theta, shrink):
+    """Whether :func:`_support_selection_cpu` computes the same values: on a
+    CPU, without gradients, with soft thresholding at one threshold >= 0."""
+    if torch.is_grad_enabled() or z.is_cuda or shrink is not soft_threshold:
+        return False
+    if isinstance(theta, torch.Tensor) and theta.numel() != 1:
+        return False  # a threshold per row
+    return float(theta) >= 0
+
+
+def _support_selection_cpu(z, theta, n_selected):
+    """:func:`support_selection_threshold` from fused kernels (a prediction or
+    a validation pass on a CPU): elementwise operations on boolean masks cost
+    as much as a matrix product there, ``hardshrink`` and ``softshrink`` a
+    tenth of one."""
+    # z where |z| > theta, 0 elsewhere: the whole row when it is not crowded
+    out = torch.nn.functional.hardshrink(z, theta)
+    n_above = torch.sign(out).abs_().sum(dim=-1)
+    crowded = n_above > n_selected
+    if bool(crowded.any()):
+        rows = crowded.nonzero().squeeze(-1)
+        z_rows = z[rows]
+        magnitude = z_rows.abs()
+        # a crowded row's n_selected-th largest entry is above theta: its
+        # entries at least that large get back the theta soft thresholding
+        # took (1 where kept, 0 elsewhere, without a boolean mask)
+        cutoff = _kth_largest(magnitude, n_selected)
+        keep = torch.sign(magnitude.sub_(cutoff)).add_(1.0).clamp_(max=1.0)
+        shrunk = torch.nn.functional.softshrink(z_rows, theta)
+        out[rows] = shrunk.addcmul_(keep, torch.sign(shrunk), value=theta)
+    return out
+
+
 def _kth_largest(magnitude, k):
-    """The ``k``-th largest entry of each row, as a column."""
-    largest = torch.topk(magnitude, k, dim=-1, sorted=False).values
-    return largest.min(dim=-1, keepdim=True).values
+    """The ``k``-th largest entry of each row, as a column (no gradient)."""
+    if magnitude.is_cuda:
+        largest = torch.topk(magnitude, k, dim=-1, sorted=False).values
+        return largest.min(dim=-1, keepdim=True).values
+    # NumPy's introselect is several times faster than torch.topk on a CPU
+    # once k is more than a few entries
+    values = magnitude.detach().numpy()
+    position = values.shape[-1] - k
+    kth = np.partition(values, position, axis=-1)[..., position : position + 1]
+    return torch.from_numpy(np.ascontiguousarray(kth))
 
 
 def hybrid_threshold(z, theta, n_selected):
@@ -92,20 +135,43 @@ def hybrid_threshold(z, theta, n_selected):
     magnitude that also exceed ``theta[q]``, and soft-thresholds the rest at
     ``theta[q]``. ``theta`` and ``n_selected`` have shape (n_samples, 1).
     """
-    magnitude = torch.abs(z)
-    above = magnitude > theta
-    shrunk = torch.where(above, z - torch.sign(z) * theta, torch.zeros_like(z))
-    # a row selecting at least as many entries as exceed its threshold keeps all
-    # of those: only the other rows need their n_selected-th largest entry
-    n_above = above.sum(dim=-1, keepdim=True)
+    # soft thresholding, then theta given back to the kept entries
+    # (arithmetic throughout: on a CPU a pass with a boolean mask costs
+    # several arithmetic ones)
+    shrunk = z - torch.maximum(torch.minimum(z, theta), -theta)
+    signs = torch.sign(shrunk)
+    n_above = signs.abs().sum(dim=-1, keepdim=True)
+    # a row selecting at least as many entries as exceed its threshold keeps
+    # all of those, a row selecting none keeps none
+    give_back = theta * (n_selected > 0)
+    out = torch.addcmul(shrunk, signs, give_back)
+    # the other rows keep the entries at least as large as their
+    # n_selected-th largest (1 where kept, 0 elsewhere)
     partial = (n_selected > 0) & (n_selected < n_above)
-    keep = above & (n_selected >= n_above)
     if bool(partial.any()):
-        k = int(n_selected[partial].max())
-        largest = torch.topk(magnitude, k, dim=-1, sorted=True).values
-        cutoff = largest.gather(-1, (n_selected - 1).clamp(0, k - 1))
-        keep = keep | (above & partial & (magnitude >= cutoff))
-    return torch.where(keep, z, shrunk)
+        rows = partial.squeeze(-1).nonzero().squeeze(-1)
+        magnitude = z[rows].abs()
+        cutoff = _kth_largest_each(magnitude, n_selected[rows])
+        keep = torch.sign(magnitude.sub_(cutoff)).add_(1.0).clamp_(max=1.0)
+        out = out.index_put(
+            (rows,), torch.addcmul(shrunk[rows], signs[rows] * keep, give_back[rows])
+        )
+    return out
+
+
+def _kth_largest_each(magnitude, k):
+    """Row q's ``k[q]``-th largest entry, as a column; ``k`` is a column of
+    counts from 1 to the row length."""
+    k_max = int(k.max())
+    if magnitude.is_cuda:
+        largest = torch.topk(magnitude, k_max, dim=-1, sorted=True).values
+        return largest.gather(-1, k - 1)
+    values = magnitude.detach().numpy()
+    position = values.shape[-1] - k_max
+    # the k_max largest, in increasing order: the k-th largest is k from the end
+    largest = np.sort(np.partition(values, position, axis=-1)[:, position:], axis=-1)
+    index = k_max - k.numpy()
+    return torch.from_numpy(np.take_along_axis(largest, index, axis=-1))
 
 
 def bernoulli_gauss_shrink(r, noise_var, prior_logit, signal_var):

@@ -3,7 +3,7 @@
 from ._base import UnrolledRegressor, net_attribute
 from ._shrinkage import soft_threshold
 from ._starts import lipschitz_constant
-from ._unrolled import UnrolledNet
+from ._unrolled import UnrolledNet, descend, residual_of
 
 
 class StepLISTANet(UnrolledNet):
@@ -25,7 +25,7 @@ class StepLISTANet(UnrolledNet):
     def layer(self, k, b, state):
         u = state[0]
         g = self.at("step", k) * self.inverse_lipschitz
-        z = u - g * ((u @ self.A.T - b) @ self.A)
+        z = descend(u, residual_of(u, b, self.A), self.A, g)
         return (soft_threshold(z, g * self.alpha / self.atom_norms),)
 
 

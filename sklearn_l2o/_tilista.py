@@ -3,7 +3,7 @@
 from ._base import net_attribute
 from ._lista_family import SUPPORT_CONSTRAINTS, LISTAFamilyRegressor
 from ._shrinkage import support_selection_threshold
-from ._unrolled import UnrolledNet
+from ._unrolled import UnrolledNet, descend, residual_of
 
 
 class TiLISTANet(UnrolledNet):
@@ -22,7 +22,7 @@ class TiLISTANet(UnrolledNet):
 
     def layer(self, k, b, state):
         x = state[0]
-        z = x - self.at("gamma", k) * ((x @ self.A.T - b) @ self.W)
+        z = descend(x, residual_of(x, b, self.A), self.W, self.at("gamma", k))
         return (
             support_selection_threshold(z, self.at("theta", k), self.n_selected[k]),
         )

@@ -136,3 +136,18 @@ class UnrolledNet(nn.Module):
             for name, param in self.named_parameters()
             if param.requires_grad
         ]
+
+
+def residual_of(x, b, A):
+    """A x - b for every row x of ``x``: ``x A^T - b`` in one fused product."""
+    return torch.addmm(b, x, A.T, beta=-1.0)
+
+
+def descend(x, residual, W, step):
+    """x - step W^T r for every row: ``x - (step r) W`` in one fused product.
+
+    The step scales the residual (n_features columns) rather than the
+    product (n_components columns), and the subtraction happens inside the
+    matrix product: no pass over an n_components-wide array is left after it.
+    """
+    return torch.addmm(x, residual * step, W, alpha=-1.0)

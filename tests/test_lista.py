@@ -21,6 +21,7 @@ from sklearn_l2o import (
 )
 from sklearn_l2o._shrinkage import support_selection_threshold
 from sklearn_l2o._starts import analytic_start, default_threshold, ista_step
+from sklearn_l2o._unrolled import descend, residual_of
 from sklearn_l2o.metrics import nmse_db
 
 SOLVERS = [LISTA, LISTASS, LISTACP, LISTACPSS, TiLISTA]
@@ -491,8 +492,9 @@ def test_parametrization_is_validated_and_kept_by_warm_starts(small_problem):
 )
 def test_support_selection_matches_its_definition(n, share, theta, seed):
     """Whatever path it takes (rows with few entries above theta skip the
-    partial sort), support selection passes exactly the entries that are
-    above theta and among their row's n_selected largest."""
+    partial sort; fused kernels without gradients), support selection passes
+    exactly the entries that are above theta and among their row's
+    n_selected largest."""
     k = int(share * n)
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(9, n, generator=g, dtype=torch.float64)
@@ -505,3 +507,27 @@ def test_support_selection_matches_its_definition(n, share, theta, seed):
     torch.testing.assert_close(
         support_selection_threshold(z, theta, k), expected, rtol=0, atol=0
     )
+    # without gradients, on a CPU, fused kernels compute it (a kept entry is
+    # soft-thresholded, then given its threshold back: within a rounding)
+    for threshold in (theta, torch.tensor(theta, dtype=z.dtype)):
+        with torch.no_grad():
+            fast = support_selection_threshold(z, threshold, k)
+        tolerance = 2 * torch.finfo(z.dtype).eps * float(magnitude.max())
+        torch.testing.assert_close(fast, expected, rtol=0, atol=tolerance)
+    # float32 too
+    with torch.no_grad():
+        fast = support_selection_threshold(z.float(), torch.tensor(theta), k)
+    reference = support_selection_threshold(z.float(), theta, k)
+    tolerance = 2 * torch.finfo(torch.float32).eps * float(magnitude.max())
+    torch.testing.assert_close(fast, reference, rtol=0, atol=tolerance)
+
+
+def test_fused_gradient_step_is_the_ista_step():
+    g = torch.Generator().manual_seed(0)
+    A, W = (torch.randn(6, 9, generator=g, dtype=torch.float64) for _ in range(2))
+    x = torch.randn(4, 9, generator=g, dtype=torch.float64)
+    b = torch.randn(4, 6, generator=g, dtype=torch.float64)
+    step = torch.tensor(0.3, dtype=torch.float64)
+    residual = residual_of(x, b, A)
+    torch.testing.assert_close(residual, x @ A.T - b)
+    torch.testing.assert_close(descend(x, residual, W, step), x - step * (residual @ W))
