@@ -139,15 +139,16 @@ class UnrolledNet(nn.Module):
 
 
 def residual_of(x, b, A):
-    """A x - b for every row x of ``x``: ``x A^T - b`` in one fused product."""
-    return torch.addmm(b, x, A.T, beta=-1.0)
+    """A x - b for every row x of ``x``."""
+    return x @ A.T - b
 
 
 def descend(x, residual, W, step):
-    """x - step W^T r for every row: ``x - (step r) W`` in one fused product.
+    """x - step W^T r for every row: ``x - (step r) W``.
 
     The step scales the residual (n_features columns) rather than the
-    product (n_components columns), and the subtraction happens inside the
-    matrix product: no pass over an n_components-wide array is left after it.
+    product (n_components columns): one pass fewer over the wider array.
+    (A fused ``addmm`` would save another, but its rounding then depends on
+    how many rows are in the batch, and a row's prediction would too.)
     """
-    return torch.addmm(x, residual * step, W, alpha=-1.0)
+    return x - (residual * step) @ W

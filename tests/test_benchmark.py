@@ -776,3 +776,24 @@ def test_memory_script_dask_run_matches_the_in_memory_nmse():
     X = np.vstack([module["_block_codes"](i, r) for i, r in enumerate([40] * 3 + [30])])
     expected = nmse_db(X, model.predict(X @ A.T))
     assert module["dask_nmse"](model, A, 150, 40) == pytest.approx(expected)
+
+
+def test_predict_time_script_runs_on_a_tiny_problem(capsys):
+    import json
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "predict_time.py"
+    tiny = ["--methods", "ALISTA", "LISTA-CPSS", "--n-train", "300"]
+    tiny += ["--n-test", "50", "--steps", "2", "--repeats", "2", "--threads", "1"]
+    runpy.run_path(str(path))["main"](tiny)
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["method"] for row in rows] == ["ALISTA", "LISTA-CPSS"]
+    for row in rows:
+        assert row["predict_ms"] > 0 and row["matmul_bound_ms"] > 0
+        # the ratio of the unrounded times
+        assert row["ratio"] == pytest.approx(
+            row["predict_ms"] / row["matmul_bound_ms"], rel=0.25
+        )
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(path))["main"](["--methods", "LISTA"])
