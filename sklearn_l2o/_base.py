@@ -40,7 +40,13 @@ from ._memory import check_fits, might_not_fit
 from ._mixins import ShortReprMixin, TorchPickleMixin
 from ._sklearn_compat import Interval, StrOptions, _fit_context
 from ._starts import lipschitz_constant
-from ._torch import make_generator, resolve_device, resolve_dtype, to_numpy
+from ._torch import (
+    make_generator,
+    resolve_device,
+    resolve_dtype,
+    rows_as_tensor,
+    to_numpy,
+)
 from ._validation import (
     check_dictionary,
     check_widths,
@@ -53,6 +59,8 @@ from .datasets._sampler import SamplerBatches
 
 #: pairs drawn from a training sampler for the starts estimated from data
 _SAMPLER_START = 4096
+#: most training pairs the starts estimated from data read (evenly spaced)
+_START_ROWS = 65536
 
 
 def nmse_db_torch(x_hat, x):
@@ -246,20 +254,23 @@ _SMALLEST = {"float32": 1e-15, "float64": 1e-140}
 
 def _check_training_data(X, Y, dtype):
     """Reject training data that cannot teach anything, with the reason."""
-    if not np.any(X != 0):
+    # reductions only: no temporary array the size of the data
+    largest = {
+        name: max(np.max(data), -np.min(data)) if data.size else 0.0
+        for name, data in (("X", X), ("y", Y))
+        if data is not None
+    }
+    if largest["X"] == 0:
         raise ValueError("Every measurement in X is zero: there is nothing to learn.")
-    if Y is not None and not np.any(Y != 0):
+    if largest.get("y") == 0:
         raise ValueError(
             "Every code in y is zero: NMSE, the validation score, is undefined."
         )
-    for name, data in (("X", X), ("y", Y)):
-        if data is None:
-            continue
-        largest = np.max(np.abs(data))
-        if not _SMALLEST[dtype] <= largest <= _LARGEST[dtype]:
+    for name, value in largest.items():
+        if not _SMALLEST[dtype] <= value <= _LARGEST[dtype]:
             advice = ' or use dtype="float64"' if dtype == "float32" else ""
             raise ValueError(
-                f"The largest entry of {name} is {largest:.3g}, outside what "
+                f"The largest entry of {name} is {value:.3g}, outside what "
                 f"{dtype} training can square and sum without overflow or "
                 f"underflow ({_SMALLEST[dtype]:.0e} to {_LARGEST[dtype]:.0e}): "
                 f"rescale X and y{advice}."
@@ -348,6 +359,9 @@ class UnrolledRegressor(
     #: whether ``_build_net`` also reads the training measurements (keyword
     #: ``measurements``), for a start estimated from them
     _needs_measurements = False
+    #: whether the net's starting values read the training codes (passed to
+    #: :meth:`_build_net` as ``y``; None for the others)
+    _needs_codes = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -604,26 +618,14 @@ class UnrolledRegressor(
             # every given pair validates; training pairs come from the sampler
             train_idx, val_idx = np.arange(0), np.arange(X.shape[0])
 
-        def to(a):
-            return torch.tensor(a, dtype=dtype, device=device)
+        def to(a, rows=None):
+            return rows_as_tensor(a, rows, dtype, device)
 
-        X_train, X_val = to(X[train_idx]), to(X[val_idx])
-        Y_train = None if Y is None else to(Y[train_idx])
-        Y_val = None if Y is None else to(Y[val_idx])
+        X_train, X_val = to(X, train_idx), to(X, val_idx)
+        Y_train = None if Y is None else to(Y, train_idx)
+        Y_val = None if Y is None else to(Y, val_idx)
         if not warm:
-            # the net works with unit-norm atoms: codes scale by their norms
-            norms = column_norms(A)
-            B_start, Y_start = X[train_idx], None if Y is None else Y[train_idx]
-            if sampler is not None:
-                B_start, Y_start = sampler.draw(_SAMPLER_START, rng)
-            codes = None if Y_start is None else Y_start * norms
-            start = dict(measurements=B_start) if self._needs_measurements else {}
-            if might_not_fit(A.shape, getattr(self, "n_layers", 1), dtype, device):
-                # the parameters' shapes first, without allocating them
-                planned = self._build_net(A / norms, codes, "meta", dtype, **start)
-                check_fits(planned, device, type(self).__name__, A.shape)
-            net = self._build_net(A / norms, codes, device, dtype, **start)
-            net.atom_norms.copy_(torch.as_tensor(norms))
+            net = self._start_net(X, Y, A, train_idx, sampler, rng, device, dtype)
         A_t = to(A)
         alpha = float(getattr(self, "alpha", 0.0))
         val_batches = self._validation_batches(X_val, Y_val, val_idx, context, A, rng)
@@ -748,6 +750,27 @@ class UnrolledRegressor(
         """Where the schedule stopped, for the interrupt warning."""
         stage = self._stages(self.n_layers, self._recipe())[resume]
         return f" at layer {stage.depth}, stage {stage.name} ({stage.phase})"
+
+    def _start_net(self, X, Y, A, train_idx, sampler, rng, device, dtype):
+        """The untrained net, its starting values read off (at most
+        ``_START_ROWS`` evenly spaced) training pairs."""
+        # the net works with unit-norm atoms: codes scale by their norms
+        norms = column_norms(A)
+        if sampler is not None:
+            B_start, Y_start = sampler.draw(_SAMPLER_START, rng)
+        else:
+            rows = train_idx[:: -(-len(train_idx) // _START_ROWS) or 1]
+            B_start = X[rows] if self._needs_measurements else None
+            Y_start = Y[rows] if self._needs_codes and Y is not None else None
+        codes = None if Y_start is None else np.multiply(Y_start, norms)
+        start = dict(measurements=B_start) if self._needs_measurements else {}
+        if might_not_fit(A.shape, getattr(self, "n_layers", 1), dtype, device):
+            # the parameters' shapes first, without allocating them
+            planned = self._build_net(A / norms, codes, "meta", dtype, **start)
+            check_fits(planned, device, type(self).__name__, A.shape)
+        net = self._build_net(A / norms, codes, device, dtype, **start)
+        net.atom_norms.copy_(torch.as_tensor(norms))
+        return net
 
     def _split(self, n_samples, rng):
         return holdout_split(n_samples, self.validation_fraction, rng)

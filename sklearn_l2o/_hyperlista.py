@@ -281,6 +281,8 @@ class HyperLISTA(UnrolledRegressor):
     []
     """
 
+    _needs_codes = True  # the search starts from the codes' support size
+
     _parameter_constraints = {
         "dictionary": ["array-like", None],
         **{

@@ -218,6 +218,8 @@ class LAMP(UnrolledRegressor):
     True
     """
 
+    _needs_codes = True  # the shrinkage's prior is read off the codes
+
     _parameter_constraints = {
         **UnrolledRegressor._parameter_constraints,
         "init_threshold": [Interval(numbers.Real, 0, None, closed="left")],

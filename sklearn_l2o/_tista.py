@@ -148,6 +148,7 @@ class TISTA(UnrolledRegressor):
         ],
     }
     _needs_measurements = True
+    _needs_codes = True
 
     def __init__(
         self,

@@ -53,3 +53,23 @@ def to_tensor(array, device, dtype):
 
 def to_numpy(tensor):
     return tensor.detach().to("cpu", torch.float64).numpy()
+
+
+def rows_as_tensor(a, rows, dtype, device, chunk=8192):
+    """``a[rows]`` (all of ``a`` when ``rows`` is None) as a tensor.
+
+    The rows are gathered ``chunk`` at a time into an array of the tensor's
+    dtype, so that no copy of all of them in ``a``'s dtype (float64 for most
+    inputs) exists on the way.
+    """
+    if rows is None:
+        return torch.tensor(a, dtype=dtype, device=device)
+    out = np.empty((len(rows), *a.shape[1:]), dtype=torch_to_numpy_dtype(dtype))
+    for start in range(0, len(rows), chunk):
+        out[start : start + chunk] = a[rows[start : start + chunk]]
+    return torch.from_numpy(out).to(device)
+
+
+def torch_to_numpy_dtype(dtype):
+    """The NumPy dtype of a torch dtype."""
+    return torch.empty((), dtype=dtype).numpy().dtype
