@@ -16,7 +16,7 @@ from ._engine import KeepBest, Progress, stage_record
 from ._shrinkage import hybrid_threshold
 from ._sklearn_compat import Interval, StrOptions
 from ._starts import analytic_weight, generalized_coherence, stable_step
-from ._unrolled import UnrolledNet
+from ._unrolled import UnrolledNet, residual_of
 
 #: most held-out pairs that score a candidate: three numbers need no more, and
 #: the search time grows with them (the paper's own grid search scored 512)
@@ -66,7 +66,7 @@ class HyperLISTANet(UnrolledNet):
 
         Returns W^T (A x - b) too, which the update reuses.
         """
-        gradient = (x @ self.A.T - b) @ self.W
+        gradient = residual_of(x, b, self.A) @ self.W
         error = torch.sum(torch.abs(gradient * self.pinv_scale), dim=1, keepdim=True)
         theta = self.c1 * self.coherence * self.step * error
         # entries in the support (a sum of signs: cheaper than a mask's count)

@@ -107,12 +107,18 @@ def _support_selection_cpu(z, theta, n_selected):
         magnitude = z_rows.abs()
         # a crowded row's n_selected-th largest entry is above theta: its
         # entries at least that large get back the theta soft thresholding
-        # took (1 where kept, 0 elsewhere, without a boolean mask)
-        cutoff = _kth_largest(magnitude, n_selected)
-        keep = torch.sign(magnitude.sub_(cutoff)).add_(1.0).clamp_(max=1.0)
+        # took
+        keep = _at_least(magnitude, _kth_largest(magnitude, n_selected))
         shrunk = torch.nn.functional.softshrink(z_rows, theta)
         out[rows] = shrunk.addcmul_(keep, torch.sign(shrunk), value=theta)
     return out
+
+
+def _at_least(magnitude, cutoff):
+    """1.0 where ``magnitude >= cutoff``, 0.0 elsewhere, by arithmetic (a
+    boolean mask and its conversion cost more on a CPU); overwrites
+    ``magnitude``."""
+    return torch.sign(magnitude.sub_(cutoff)).add_(1.0).clamp_(max=1.0)
 
 
 def _kth_largest(magnitude, k):
@@ -146,13 +152,12 @@ def hybrid_threshold(z, theta, n_selected):
     give_back = theta * (n_selected > 0)
     out = torch.addcmul(shrunk, signs, give_back)
     # the other rows keep the entries at least as large as their
-    # n_selected-th largest (1 where kept, 0 elsewhere)
+    # n_selected-th largest
     partial = (n_selected > 0) & (n_selected < n_above)
     if bool(partial.any()):
         rows = partial.squeeze(-1).nonzero().squeeze(-1)
         magnitude = z[rows].abs()
-        cutoff = _kth_largest_each(magnitude, n_selected[rows])
-        keep = torch.sign(magnitude.sub_(cutoff)).add_(1.0).clamp_(max=1.0)
+        keep = _at_least(magnitude, _kth_largest_each(magnitude, n_selected[rows]))
         out = out.index_put(
             (rows,), torch.addcmul(shrunk[rows], signs[rows] * keep, give_back[rows])
         )
