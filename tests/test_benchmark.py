@@ -741,6 +741,53 @@ def test_methods_side_by_side_give_the_serial_results(tmp_path, capsys):
     assert "ALISTA" in serial_out
 
 
+def test_a_sweep_over_draws_reports_each_draw_and_the_spread(tmp_path, capsys):
+    args = ["sparse", "--quick", "--methods", "ISTA", "ALISTA", "--device", "cpu"]
+    args += ["--draws", "3", "--seed", "4", "--output", str(tmp_path)]
+    results = main(args)
+    out = capsys.readouterr().out
+    labels = ["canonical, seed 4", "canonical, seed 5", "canonical, seed 6"]
+    assert list(results["settings"]) == labels
+    payloads = [results["settings"][label] for label in labels]
+    assert [p["problem"]["seed"] for p in payloads] == [4, 5, 6]
+    # fresh draws: each dictionary differs
+    finals = [p["methods"]["ALISTA"]["nmse_db"][-1] for p in payloads]
+    assert len(set(finals)) == 3
+    summary = out.split("over the draws (seeds 4 to 6)")[1].splitlines()
+    row = next(line for line in summary if line.startswith("ALISTA"))
+    expected = f"{np.median(finals):.1f} / {max(finals):.1f} / {min(finals):.1f} (3)"
+    assert expected in row
+    assert (tmp_path / "nmse_canonical_seed5.png").exists()
+
+
+def test_a_sweep_on_workers_gives_the_serial_results_in_order(tmp_path, capsys):
+    args = ["sparse", "--quick", "--methods", "FISTA", "ALISTA", "--device", "cpu"]
+    args += ["--draws", "2", "--setting", "canonical", "snr30"]
+    serial = main([*args, "--output", str(tmp_path / "serial")])
+    serial_out = capsys.readouterr().out
+    parallel = main([*args, "--output", str(tmp_path / "jobs"), "--n-jobs", "2"])
+    parallel_out = capsys.readouterr().out
+    assert list(parallel["settings"]) == list(serial["settings"])
+    for label, payload in serial["settings"].items():
+        assert _curves(parallel["settings"][label]) == _curves(payload)
+
+    def tables(out):
+        # each problem's title, then its rows' method names
+        return [
+            line.split(":")[0] if line.startswith("sparse") else line.split()[0]
+            for line in out.split("training time")[0].splitlines()
+            if line.startswith(("sparse recovery", "FISTA ", "ALISTA "))
+        ]
+
+    assert tables(parallel_out) == tables(serial_out)
+    assert tables(serial_out)[:3] == [
+        "sparse recovery, canonical, seed 0",
+        "FISTA",
+        "ALISTA",
+    ]
+    assert len(tables(serial_out)) == 12
+
+
 def test_large_dictionary_script_runs_on_a_tiny_problem(capsys):
     import runpy
     from pathlib import Path

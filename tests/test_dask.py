@@ -1,6 +1,8 @@
 """Dask: searches on a cluster give the serial results, and dask arrays are
 predicted block by block as in memory."""
 
+import json
+
 import numpy as np
 import pytest
 from joblib import parallel_config
@@ -100,3 +102,20 @@ def test_benchmark_on_a_cluster_gives_the_serial_results(client, tmp_path):
     remote = main([*args, "--output", str(tmp_path / "dask"), "--scheduler", address])
     for name in ("ISTA", "ALISTA"):
         assert remote["methods"][name]["nmse_db"] == serial["methods"][name]["nmse_db"]
+
+
+def test_sweep_time_script_compares_workers_with_a_serial_run(capsys):
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "sweep_time.py"
+    sweep = ["--quick", "--methods", "ISTA", "--draws", "2", "--device", "cpu"]
+    runpy.run_path(str(path))["main"](["--", *sweep])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["run"] for line in lines] == [
+        "serial, 1 torch thread",
+        "Dask LocalCluster, 2 workers",
+        "--n-jobs 2",
+    ]
+    assert all(line["same_results"] for line in lines[1:])
+    assert all(line["ratio"] > 0 for line in lines[1:])

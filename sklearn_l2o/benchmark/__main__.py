@@ -52,14 +52,15 @@ def _common(parser, default_methods, registry):
         "--n-jobs",
         type=int,
         default=1,
-        help="run each problem's methods in this many local processes, side by "
-        "side (-1: one per core; default: 1, one after another)",
+        help="run the methods in this many local processes, side by side (-1: "
+        "one per core; default: 1, one after another); in a sparse-recovery "
+        "sweep every method of every setting and draw shares them",
     )
     parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="run each problem's methods on the Dask cluster at this scheduler "
-        'address (needs pip install "sklearn-l2o[distributed]")',
+        help="run the methods on the Dask cluster at this scheduler address, "
+        'as with --n-jobs (needs pip install "sklearn-l2o[distributed]")',
     )
 
 
@@ -89,6 +90,14 @@ def _sparse_options(parser):
         f"{', '.join(_sparse.FIGURE5)}; default: canonical)",
     )
     _common(parser, _sparse.DEFAULT_METHODS, _sparse.method_registry())
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=1,
+        help="fresh dictionaries and training sets per setting, seeds from "
+        "--seed on; with several, a table of each method's median, worst and "
+        "best final NMSE over them (default: 1)",
+    )
     parser.add_argument(
         "--snr", type=float, help="override the setting's SNR in dB (Gaussian A)"
     )

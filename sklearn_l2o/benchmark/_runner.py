@@ -6,7 +6,9 @@ and the results file when it finishes, so that a run stopped midway leaves
 the finished methods' results behind. With ``--n-jobs N`` the methods of a
 problem run in N local processes, and with ``--scheduler ADDRESS`` on a Dask
 cluster (through joblib's "dask" backend); their rows are printed in the
-same order as a serial run's.
+same order as a serial run's. A sweep over several problems (settings and
+draws) hands every (problem, method) run to the workers at once
+(:func:`run_jobs`).
 """
 
 import contextlib
@@ -99,6 +101,11 @@ class Progress:
             what = "not estimated" if seconds is None else format_duration(seconds)
             self._print(f"  {problem}: {name}: {what}")
 
+    def same_as(self, problem, other, methods):
+        """Give ``problem`` the estimates of ``other`` (same sizes), silently."""
+        for name in methods:
+            self.estimates[(problem, name)] = self.estimates.get((other, name))
+
     def announce(self):
         """Print the total estimate (after :meth:`estimate`)."""
         if not self.probe:
@@ -163,7 +170,8 @@ class Workers:
     @contextlib.contextmanager
     def backend(self):
         """joblib's backend for the run; yields the ``n_jobs`` to ask for
-        and the torch threads each method may use (None: the worker's)."""
+        and the torch threads each method may use: the cores shared out
+        among the local processes, or a Dask worker's thread count."""
         if self.scheduler is None:
             n_jobs = self.n_jobs if self.n_jobs > 0 else os.cpu_count()
             with parallel_config(backend="loky"):
@@ -176,8 +184,10 @@ class Workers:
                 '--scheduler needs dask: pip install "sklearn-l2o[distributed]"'
             ) from error
         with Client(self.scheduler) as client, parallel_config(backend="dask"):
-            n_workers = len(client.scheduler_info()["workers"])
-            yield max(n_workers, 1), None
+            info = client.scheduler_info()["workers"].values()
+            # a method takes as many torch threads as its worker has slots
+            threads = min((w["nthreads"] for w in info), default=None)
+            yield max(len(info), 1), threads
 
 
 def _run_method(method, ctx, threads):
@@ -187,6 +197,28 @@ def _run_method(method, ctx, threads):
 
         torch.set_num_threads(threads)
     return method.run(ctx)
+
+
+def _load_and_run(load, method, threads):
+    """Build a problem's context in the worker (``load()``), then run ``method``
+    on it: the data never travels, only how to make it."""
+    return _run_method(method, load(), threads)
+
+
+def run_jobs(jobs, workers):
+    """Run ``jobs``, ``(load, method)`` pairs, on ``workers``, all of them
+    side by side whatever problem they belong to; yields their results in
+    the order of ``jobs`` as they come in.
+
+    ``load()`` makes the context ``method.run`` takes; it is called in the
+    worker, so that a sweep over many problems holds no problem's data in
+    this process and a job waits for a free worker, not for the slowest
+    method of its problem.
+    """
+    with workers.backend() as (n_jobs, threads):
+        yield from Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_load_and_run)(load, method, threads) for load, method in jobs
+        )
 
 
 def run_methods(

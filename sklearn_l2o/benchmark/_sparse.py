@@ -5,6 +5,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -38,6 +39,7 @@ from ._runner import (
     Workers,
     check_methods,
     layer_steps,
+    run_jobs,
     run_methods,
 )
 
@@ -433,7 +435,7 @@ def _settings(names):
     return list(dict.fromkeys(out))
 
 
-def _load(setting, config, args):
+def _load(setting, config, args, seed):
     """Train and test pairs of one setting (a small Gaussian problem if quick)."""
     keywords = SPARSE_RECOVERY_SETTINGS[setting]
     snr = keywords.get("snr") if args.snr is None else args.snr
@@ -448,7 +450,7 @@ def _load(setting, config, args):
             n_features=m,
             n_components=n,
             snr=snr,
-            random_state=args.seed,
+            random_state=seed,
         )
         k = config["n_train"]
         return B[:k], X[:k], B[k:], X[k:], A, snr
@@ -456,7 +458,7 @@ def _load(setting, config, args):
         setting,
         n_train=config["n_train"],
         n_test=config["n_test"],
-        random_state=args.seed,
+        random_state=seed,
     )
     return (
         data.B_train,
@@ -468,8 +470,8 @@ def _load(setting, config, args):
     )
 
 
-def _context(setting, config, args, device, verbose):
-    B_train, X_train, B_test, X_test, A, snr = _load(setting, config, args)
+def _context(setting, config, args, device, verbose, seed):
+    B_train, X_train, B_test, X_test, A, snr = _load(setting, config, args, seed)
     alpha = args.alpha
     if alpha is None:
         alpha = 1e-2 if args.quick else classic_alpha(snr)
@@ -484,12 +486,30 @@ def _context(setting, config, args, device, verbose):
         alpha=alpha,
         classic_iters=config["classic_iters"],
         train_options=dict(config["train_options"]),
-        seed=args.seed,
+        seed=seed,
         caps={"max_steps_per_stage": args.cap_steps, "patience": args.cap_patience},
         weight_init=args.weight_init,
         verbose=verbose,
     )
     return ctx, snr
+
+
+def _problem_context(setting, config, args, device, seed):
+    """A problem's context alone (what a worker of a sweep builds)."""
+    return _context(setting, config, args, device, args.verbose, seed)[0]
+
+
+def _problems(settings, args):
+    """``(label, setting, seed)`` of every problem of a run: each setting on
+    ``--draws`` fresh dictionaries and training sets, seeds from ``--seed``
+    on; a label is the setting's name, with the seed when there are draws."""
+    draws = getattr(args, "draws", None) or 1
+    seeds = range(args.seed, args.seed + draws)
+    return [
+        (setting if draws == 1 else f"{setting}, seed {seed}", setting, seed)
+        for setting in settings
+        for seed in seeds
+    ]
 
 
 def _title(setting, ctx, snr):
@@ -588,67 +608,133 @@ def run(args, registry=None, progress=None):
 
     ``registry`` maps method names to :class:`Method` entries (default:
     :func:`method_registry`); ``progress`` prints the estimate and progress.
+    Every method runs on every problem (setting and draw); with ``--n-jobs``
+    or ``--scheduler`` all those runs share the workers, and the tables and
+    results are those of a serial run, in the same order.
     """
     config = _config(args)
     registry = method_registry() if registry is None else registry
     methods = check_methods(args.methods, registry, DEFAULT_METHODS)
     device = str(resolve_device(args.device))
-    settings = _settings(args.setting)
+    problems = _problems(_settings(args.setting), args)
     progress = Progress(probe=not args.quick) if progress is None else progress
+    workers = Workers.from_args(args)
 
-    # the estimate first: load each setting and time a few steps of each
-    # method; the first setting's data is kept for the run
-    first = None
-    for setting in settings:
-        loaded = _context(setting, config, args, device, args.verbose)
-        progress.estimate(setting, methods, registry, loaded[0])
-        first = first or loaded
+    # the estimate first: time a few steps of each method on each setting's
+    # first draw (its other draws have the same sizes); a serial run keeps
+    # the first problem's data for the run
+    first, estimated = None, {}
+    for label, setting, seed in problems:
+        if setting in estimated:
+            progress.same_as(label, estimated[setting], methods)
+            continue
+        loaded = _context(setting, config, args, device, args.verbose, seed)
+        progress.estimate(label, methods, registry, loaded[0])
+        estimated[setting] = label
+        first = first or (loaded if workers.serial else None)
         del loaded
     progress.announce()
 
+    if not workers.serial:
+        finished = run_jobs(
+            [
+                (
+                    partial(_problem_context, setting, config, args, device, seed),
+                    registry[name],
+                )
+                for _, setting, seed in problems
+                for name in methods
+            ],
+            workers,
+        )
     payloads, titles = {}, {}
-    for setting in settings:
-        ctx, snr = first or _context(setting, config, args, device, args.verbose)
+    for label, setting, seed in problems:
+        ctx, snr = first or _context(setting, config, args, device, args.verbose, seed)
         first = None
-        titles[setting] = _title(setting, ctx, snr)
+        titles[label] = _title(label, ctx, snr)
         print(
-            f"\nsparse recovery, {titles[setting]}; {len(ctx.B_train)} training "
+            f"\nsparse recovery, {titles[label]}; {len(ctx.B_train)} training "
             f"pairs; device: {machine_description(device)}",
             flush=True,
         )
 
-        def save(results, setting=setting, ctx=ctx, snr=snr):
-            payloads[setting] = _payload(setting, ctx, snr, results)
-            write_results(args.output, _combined(payloads, len(settings) > 1))
+        def save(results, label=label, setting=setting, ctx=ctx, snr=snr):
+            payloads[label] = _payload(setting, ctx, snr, results)
+            write_results(args.output, _combined(payloads, len(problems) > 1))
 
         table = sparse_table(methods, registry, ctx)
         try:
-            run_methods(
-                setting,
-                methods,
-                registry,
-                ctx,
-                table,
-                save,
-                progress,
-                workers=Workers.from_args(args),
-            )
+            if workers.serial:
+                run_methods(label, methods, registry, ctx, table, save, progress)
+            else:
+                _report_rows(methods, table, save, finished)
         finally:  # also when stopped: the plot of what finished
-            if setting in payloads:
+            if label in payloads:
                 plot_curves(
                     args.output,
-                    payloads[setting]["methods"],
-                    titles[setting],
-                    filename=f"nmse_{setting}.png",
+                    payloads[label]["methods"],
+                    titles[label],
+                    filename=f"nmse_{label.replace(', ', '_').replace(' ', '')}.png",
                 )
         del ctx
-    if len(settings) > 1:
-        print("\ntraining time (fit seconds / steps) per method and setting")
+    if len(problems) > 1:
+        print("\ntraining time (fit seconds / steps) per method and problem")
         print(format_training_times(payloads))
         plot_panels(args.output, payloads, titles)
+    if len(problems) > len(estimated):
+        print(f"\nfinal NMSE in dB over the draws (seeds {_seeds(problems)})")
+        print(format_over_draws(payloads))
     path = os.path.join(args.output, "results.json")
     print(f"wrote {path} and the plots in {args.output}")
-    return _combined(payloads, len(settings) > 1)
+    return _combined(payloads, len(problems) > 1)
+
+
+def _report_rows(methods, table, save, finished):
+    """Print a problem's table from the next ``len(methods)`` results of a
+    sweep run on workers, saving after each."""
+    print(table.header(), flush=True)
+    results = {}
+    for name in methods:
+        results[name] = next(finished)
+        save(results)
+        print(table.rows(name, results[name]), flush=True)
+    print(table.legend, flush=True)
+
+
+def _seeds(problems):
+    seeds = sorted({seed for _, _, seed in problems})
+    return f"{seeds[0]} to {seeds[-1]}"
+
+
+def format_over_draws(payloads):
+    """Text table: per method (rows) and setting, the median, worst and best
+    final NMSE (dB) over the setting's draws."""
+    finals = {}  # setting -> method -> [final dB per draw]
+    for payload in payloads.values():
+        per_method = finals.setdefault(payload["setting"], {})
+        for method, result in payload["methods"].items():
+            per_method.setdefault(method, []).append(result["nmse_db"][-1])
+    settings = list(finals)
+    methods = list(dict.fromkeys(m for f in finals.values() for m in f))
+    head = ["method"] + [f"{s}: median / worst / best (draws)" for s in settings]
+    rows = []
+    for method in methods:
+        row = [method]
+        for setting in settings:
+            values = finals[setting].get(method)
+            if not values:
+                row.append("-")
+                continue
+            row.append(
+                f"{fmt(float(np.median(values)))} / {fmt(max(values))} / "
+                f"{fmt(min(values))} ({len(values)})"
+            )
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(head, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
 
 
 def _combined(payloads, several):

@@ -1,0 +1,86 @@
+"""Wall time of a benchmark sweep: serial against workers side by side.
+
+Runs one ``python -m sklearn_l2o.benchmark sparse`` sweep (methods x
+settings x draws) three times on this machine: serially with one torch
+thread, on a Dask ``LocalCluster`` of ``--workers`` single-threaded worker
+processes (``--scheduler``), and in as many local processes (``--n-jobs``).
+Checks that every run gives the serial run's curves and prints the wall
+times and their ratios to the serial time, one JSON line each.
+
+    python benchmarks/sweep_time.py
+    python benchmarks/sweep_time.py --workers 2 -- --setting canonical --draws 3
+
+Arguments after ``--`` replace the default sweep's options.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+#: a sweep of a few minutes on 2 CPU cores: a classic, a LASSO solver and a
+#: learned one on two settings, two draws each
+DEFAULT_SWEEP = [
+    "--setting", "canonical", "snr30",
+    "--draws", "2",
+    "--methods", "FISTA", "Lasso", "HyperLISTA",
+    "--n-train", "10000",
+    "--device", "cpu",
+]  # fmt: skip
+
+
+def run_sweep(sweep, output, extra=(), threads=None):
+    """Run the command-line sweep; returns its wall seconds and results."""
+    env = dict(os.environ)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    command = [sys.executable, "-m", "sklearn_l2o.benchmark", "sparse", *sweep]
+    command += ["--output", output, *extra]
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    with open(os.path.join(output, "results.json")) as file:
+        return seconds, json.load(file)
+
+
+def curves(results):
+    """Every problem's curves, method by method."""
+    problems = results.get("settings", {"": results})
+    return {
+        label: {name: r["nmse_db"] for name, r in payload["methods"].items()}
+        for label, payload in problems.items()
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("sweep", nargs="*", help="the sweep's options, after --")
+    args = parser.parse_args(argv)
+    sweep = args.sweep or DEFAULT_SWEEP
+    from distributed import LocalCluster
+
+    with tempfile.TemporaryDirectory() as tmp:
+        serial, reference = run_sweep(sweep, os.path.join(tmp, "serial"), threads=1)
+        line = {"run": "serial, 1 torch thread", "seconds": round(serial, 1)}
+        print(json.dumps(line), flush=True)
+        with LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, processes=True
+        ) as cluster:
+            address = ["--scheduler", cluster.scheduler_address]
+            runs = {f"Dask LocalCluster, {args.workers} workers": address}
+            runs[f"--n-jobs {args.workers}"] = ["--n-jobs", str(args.workers)]
+            for name, extra in runs.items():
+                output = os.path.join(tmp, name.split()[0].strip("-"))
+                seconds, results = run_sweep(sweep, output, extra)
+                same = curves(results) == curves(reference)
+                line = {"run": name, "seconds": round(seconds, 1)}
+                line.update(ratio=round(seconds / serial, 3), same_results=same)
+                print(json.dumps(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
