@@ -1,11 +1,14 @@
 """Wall time of a benchmark sweep: serial against workers side by side.
 
 Runs one ``python -m sklearn_l2o.benchmark sparse`` sweep (methods x
-settings x draws) three times on this machine: serially with one torch
-thread, on a Dask ``LocalCluster`` of ``--workers`` single-threaded worker
-processes (``--scheduler``), and in as many local processes (``--n-jobs``).
-Checks that every run gives the serial run's curves and prints the wall
-times and their ratios to the serial time, one JSON line each.
+settings x draws) on this machine: serially with one torch thread; on a Dask
+``LocalCluster`` of ``--workers`` single-threaded worker processes
+(``--scheduler``), once with Dask's default worker environment and once
+without its ``MALLOC_TRIM_THRESHOLD_`` (see
+:func:`sklearn_l2o.parallel.check_worker_environment`); and in as many local
+processes (``--n-jobs``). Checks that every run gives the serial run's curves
+and prints the wall times and their ratios to the serial time, one JSON line
+each.
 
     python benchmarks/sweep_time.py
     python benchmarks/sweep_time.py --workers 2 -- --setting canonical --draws 3
@@ -32,9 +35,15 @@ DEFAULT_SWEEP = [
 ]  # fmt: skip
 
 
+#: this process's environment before any cluster starts (a Dask nanny sets
+#: its workers' variables in the process that runs it too)
+CLEAN_ENV = dict(os.environ)
+TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+
+
 def run_sweep(sweep, output, extra=(), threads=None):
     """Run the command-line sweep; returns its wall seconds and results."""
-    env = dict(os.environ)
+    env = dict(CLEAN_ENV)
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)
     command = [sys.executable, "-m", "sklearn_l2o.benchmark", "sparse", *sweep]
@@ -61,25 +70,40 @@ def main(argv=None):
     parser.add_argument("sweep", nargs="*", help="the sweep's options, after --")
     args = parser.parse_args(argv)
     sweep = args.sweep or DEFAULT_SWEEP
+    import dask
     from distributed import LocalCluster
 
+    def report(name, seconds, results):
+        line = {"run": name, "seconds": round(seconds, 1)}
+        line.update(ratio=round(seconds / serial, 3))
+        line.update(same_results=curves(results) == curves(reference))
+        print(json.dumps(line), flush=True)
+
+    n = args.workers
     with tempfile.TemporaryDirectory() as tmp:
         serial, reference = run_sweep(sweep, os.path.join(tmp, "serial"), threads=1)
         line = {"run": "serial, 1 torch thread", "seconds": round(serial, 1)}
         print(json.dumps(line), flush=True)
-        with LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, processes=True
-        ) as cluster:
-            address = ["--scheduler", cluster.scheduler_address]
-            runs = {f"Dask LocalCluster, {args.workers} workers": address}
-            runs[f"--n-jobs {args.workers}"] = ["--n-jobs", str(args.workers)]
-            for name, extra in runs.items():
-                output = os.path.join(tmp, name.split()[0].strip("-"))
-                seconds, results = run_sweep(sweep, output, extra)
-                same = curves(results) == curves(reference)
-                line = {"run": name, "seconds": round(seconds, 1)}
-                line.update(ratio=round(seconds / serial, 3), same_results=same)
-                print(json.dumps(line), flush=True)
+        clusters = {
+            f"Dask LocalCluster, {n} workers, Dask's default environment": {},
+            f"Dask LocalCluster, {n} workers, no MALLOC_TRIM_THRESHOLD_": {
+                TRIM_KEY: None
+            },
+        }
+        for index, (name, config) in enumerate(clusters.items()):
+            os.environ.clear()
+            os.environ.update(CLEAN_ENV)
+            with (
+                dask.config.set(config),
+                LocalCluster(
+                    n_workers=n, threads_per_worker=1, dashboard_address=None
+                ) as cluster,
+            ):
+                output = os.path.join(tmp, f"dask{index}")
+                extra = ["--scheduler", cluster.scheduler_address]
+                report(name, *run_sweep(sweep, output, extra))
+        extra = ["--n-jobs", str(n)]
+        report(f"--n-jobs {n}", *run_sweep(sweep, os.path.join(tmp, "jobs"), extra))
 
 
 if __name__ == "__main__":

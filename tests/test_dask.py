@@ -2,6 +2,7 @@
 predicted block by block as in memory."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 
 from sklearn_l2o import FISTA, HyperLISTA
 from sklearn_l2o.datasets import make_sparse_recovery
-from sklearn_l2o.parallel import dask_predict
+from sklearn_l2o.parallel import check_worker_environment, dask_predict
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
@@ -99,7 +100,11 @@ def test_benchmark_on_a_cluster_gives_the_serial_results(client, tmp_path):
     args = ["sparse", "--quick", "--methods", "ISTA", "ALISTA", "--device", "cpu"]
     serial = main([*args, "--output", str(tmp_path / "serial")])
     address = client.scheduler.address
-    remote = main([*args, "--output", str(tmp_path / "dask"), "--scheduler", address])
+    # the fixture's workers have Dask's default allocator setting
+    with pytest.warns(RuntimeWarning, match="MALLOC_TRIM_THRESHOLD_"):
+        remote = main(
+            [*args, "--output", str(tmp_path / "dask"), "--scheduler", address]
+        )
     for name in ("ISTA", "ALISTA"):
         assert remote["methods"][name]["nmse_db"] == serial["methods"][name]["nmse_db"]
 
@@ -114,8 +119,52 @@ def test_sweep_time_script_compares_workers_with_a_serial_run(capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["run"] for line in lines] == [
         "serial, 1 torch thread",
-        "Dask LocalCluster, 2 workers",
+        "Dask LocalCluster, 2 workers, Dask's default environment",
+        "Dask LocalCluster, 2 workers, no MALLOC_TRIM_THRESHOLD_",
         "--n-jobs 2",
     ]
     assert all(line["same_results"] for line in lines[1:])
     assert all(line["ratio"] > 0 for line in lines[1:])
+
+
+class _OneWorker:
+    """A client stand-in whose single worker is this process."""
+
+    def run(self, function):
+        return {"tcp://worker:1": function()}
+
+
+def test_worker_check_flags_only_a_trim_threshold_without_mmap_threshold(
+    monkeypatch,
+):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    with pytest.warns(RuntimeWarning, match="pre-spawn-environ"):
+        assert check_worker_environment(_OneWorker()) == ["tcp://worker:1"]
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "33554432")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_worker_environment(_OneWorker()) == []
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_worker_environment(_OneWorker()) == []
+
+
+def test_workers_started_without_the_trim_threshold_pass_the_check(monkeypatch):
+    import dask
+
+    # a default cluster's nanny sets the variable in its own process too
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    key = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+    with (
+        dask.config.set({key: None}),
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        cluster.get_client() as clean,
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            assert check_worker_environment(clean) == []

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from joblib import Parallel, delayed, parallel_config
 
+from ..parallel import check_worker_environment
+
 
 @dataclass
 class Method:
@@ -184,6 +186,7 @@ class Workers:
                 '--scheduler needs dask: pip install "sklearn-l2o[distributed]"'
             ) from error
         with Client(self.scheduler) as client, parallel_config(backend="dask"):
+            check_worker_environment(client)
             info = client.scheduler_info()["workers"].values()
             # a method takes as many torch threads as its worker has slots
             threads = min((w["nthreads"] for w in info), default=None)
