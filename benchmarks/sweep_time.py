@@ -3,14 +3,14 @@
 Runs one ``python -m sklearn_l2o.benchmark sparse`` sweep (methods x
 settings x draws) on this machine: serially with one torch thread; on a Dask
 ``LocalCluster`` of ``--workers`` single-threaded worker processes
-(``--scheduler``), once with Dask's default worker environment and once
-without its ``MALLOC_TRIM_THRESHOLD_`` (see
+(``--scheduler``), without Dask's default ``MALLOC_TRIM_THRESHOLD_`` (and,
+with ``--dask-default-env``, once more with it; see
 :func:`sklearn_l2o.parallel.check_worker_environment`); and in as many local
 processes (``--n-jobs``). Checks that every run gives the serial run's curves
 and prints the wall times and their ratios to the serial time, one JSON line
 each.
 
-    python benchmarks/sweep_time.py
+    python benchmarks/sweep_time.py --dask-default-env
     python benchmarks/sweep_time.py --workers 2 -- --setting canonical --draws 3
 
 Arguments after ``--`` replace the default sweep's options.
@@ -67,6 +67,11 @@ def curves(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--dask-default-env",
+        action="store_true",
+        help="also time a cluster with Dask's default worker environment",
+    )
     parser.add_argument("sweep", nargs="*", help="the sweep's options, after --")
     args = parser.parse_args(argv)
     sweep = args.sweep or DEFAULT_SWEEP
@@ -84,11 +89,11 @@ def main(argv=None):
         serial, reference = run_sweep(sweep, os.path.join(tmp, "serial"), threads=1)
         line = {"run": "serial, 1 torch thread", "seconds": round(serial, 1)}
         print(json.dumps(line), flush=True)
-        clusters = {
-            f"Dask LocalCluster, {n} workers, Dask's default environment": {},
-            f"Dask LocalCluster, {n} workers, no MALLOC_TRIM_THRESHOLD_": {
-                TRIM_KEY: None
-            },
+        clusters = {}
+        if args.dask_default_env:
+            clusters[f"Dask LocalCluster, {n} workers, Dask's default environment"] = {}
+        clusters[f"Dask LocalCluster, {n} workers, no MALLOC_TRIM_THRESHOLD_"] = {
+            TRIM_KEY: None
         }
         for index, (name, config) in enumerate(clusters.items()):
             os.environ.clear()

@@ -788,6 +788,23 @@ def test_a_sweep_on_workers_gives_the_serial_results_in_order(tmp_path, capsys):
     assert len(tables(serial_out)) == 12
 
 
+def test_a_worker_builds_a_problem_once_for_consecutive_jobs():
+    from sklearn_l2o.benchmark._runner import _load_and_run
+
+    built = []
+
+    def load(name):
+        built.append(name)
+        return name
+
+    method = Method(run=lambda ctx: f"ran on {ctx}")
+    assert _load_and_run("a", lambda: load("a"), method, None) == "ran on a"
+    assert _load_and_run("a", lambda: load("a"), method, None) == "ran on a"
+    assert _load_and_run("b", lambda: load("b"), method, None) == "ran on b"
+    assert _load_and_run("a", lambda: load("a"), method, None) == "ran on a"
+    assert built == ["a", "b", "a"]
+
+
 def test_large_dictionary_script_runs_on_a_tiny_problem(capsys):
     import runpy
     from pathlib import Path

@@ -115,7 +115,7 @@ def test_sweep_time_script_compares_workers_with_a_serial_run(capsys):
 
     path = Path(__file__).parents[1] / "benchmarks" / "sweep_time.py"
     sweep = ["--quick", "--methods", "ISTA", "--draws", "2", "--device", "cpu"]
-    runpy.run_path(str(path))["main"](["--", *sweep])
+    runpy.run_path(str(path))["main"](["--dask-default-env", "--", *sweep])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["run"] for line in lines] == [
         "serial, 1 torch thread",

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import joblib
 from joblib import Parallel, delayed, parallel_config
 
 from ..parallel import check_worker_environment
@@ -202,10 +203,19 @@ def _run_method(method, ctx, threads):
     return method.run(ctx)
 
 
-def _load_and_run(load, method, threads):
-    """Build a problem's context in the worker (``load()``), then run ``method``
-    on it: the data never travels, only how to make it."""
-    return _run_method(method, load(), threads)
+#: the last problem a worker process built, ``(key, context)``: the methods
+#: of one problem often follow each other on a worker
+_last_problem = [None, None]
+
+
+def _load_and_run(key, load, method, threads):
+    """Build a problem's context in the worker (``load()``, unless the worker
+    built problem ``key`` last), then run ``method`` on it: the data never
+    travels, only how to make it."""
+    if _last_problem[0] != key:
+        _last_problem[:] = [None, None]  # the old data goes before the new comes
+        _last_problem[:] = [key, load()]
+    return _run_method(method, _last_problem[1], threads)
 
 
 def run_jobs(jobs, workers):
@@ -214,13 +224,15 @@ def run_jobs(jobs, workers):
     the order of ``jobs`` as they come in.
 
     ``load()`` makes the context ``method.run`` takes; it is called in the
-    worker, so that a sweep over many problems holds no problem's data in
-    this process and a job waits for a free worker, not for the slowest
-    method of its problem.
+    worker (once for consecutive jobs with equal ``load`` there: the key is
+    a hash of its content), so that a sweep over many problems holds no
+    problem's data in this process and a job waits for a free worker, not
+    for the slowest method of its problem.
     """
     with workers.backend() as (n_jobs, threads):
         yield from Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_load_and_run)(load, method, threads) for load, method in jobs
+            delayed(_load_and_run)(joblib.hash(load), load, method, threads)
+            for load, method in jobs
         )
 
 
