@@ -103,6 +103,11 @@ def format_training_times(payloads):
             else:
                 row.append("no training")
         rows.append(row)
+    return text_table(head, rows)
+
+
+def text_table(head, rows):
+    """Left-aligned columns of strings under ``head`` and a rule."""
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(head, widths))]
     lines.append("  ".join("-" * w for w in widths))

@@ -31,6 +31,7 @@ from ._report import (
     machine_description,
     plot_curves,
     plot_panels,
+    text_table,
     write_results,
 )
 from ._runner import (
@@ -730,11 +731,7 @@ def format_over_draws(payloads):
                 f"{fmt(min(values))} ({len(values)})"
             )
         rows.append(row)
-    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(head, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-    return "\n".join(lines)
+    return text_table(head, rows)
 
 
 def _combined(payloads, several):
