@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from joblib import parallel_config
+from joblib.parallel import get_active_backend
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_l2o import FISTA, HyperLISTA
@@ -105,6 +106,10 @@ def test_benchmark_on_a_cluster_gives_the_serial_results(client, tmp_path):
         remote = main(
             [*args, "--output", str(tmp_path / "dask"), "--scheduler", address]
         )
+    # the run leaves neither joblib's dask backend nor its client behind
+    backend, _ = get_active_backend()
+    assert "Dask" not in type(backend).__name__
+    assert distributed.default_client() is client
     for name in ("ISTA", "ALISTA"):
         assert remote["methods"][name]["nmse_db"] == serial["methods"][name]["nmse_db"]
 

@@ -1,5 +1,6 @@
 """Sparse-recovery benchmark (survey Test 1): NMSE against layer per method."""
 
+import contextlib
 import math
 import os
 import time
@@ -636,48 +637,52 @@ def run(args, registry=None, progress=None):
         del loaded
     progress.announce()
 
-    if not workers.serial:
-        finished = run_jobs(
-            [
-                (
-                    partial(_problem_context, setting, config, args, device, seed),
-                    registry[name],
-                )
-                for _, setting, seed in problems
-                for name in methods
-            ],
-            workers,
+    jobs = [
+        (
+            partial(_problem_context, setting, config, args, device, seed),
+            registry[name],
         )
+        for _, setting, seed in problems
+        for name in methods
+    ]
     payloads, titles = {}, {}
-    for label, setting, seed in problems:
-        ctx, snr = first or _context(setting, config, args, device, args.verbose, seed)
-        first = None
-        titles[label] = _title(label, ctx, snr)
-        print(
-            f"\nsparse recovery, {titles[label]}; {len(ctx.B_train)} training "
-            f"pairs; device: {machine_description(device)}",
-            flush=True,
-        )
+    with contextlib.ExitStack() as stack:
+        finished = None
+        if not workers.serial:
+            # closed on the way out, also when stopped: the workers' backend
+            # (and a Dask client) must not outlive the run
+            finished = stack.enter_context(contextlib.closing(run_jobs(jobs, workers)))
+        for label, setting, seed in problems:
+            ctx, snr = first or _context(
+                setting, config, args, device, args.verbose, seed
+            )
+            first = None
+            titles[label] = _title(label, ctx, snr)
+            print(
+                f"\nsparse recovery, {titles[label]}; {len(ctx.B_train)} training "
+                f"pairs; device: {machine_description(device)}",
+                flush=True,
+            )
 
-        def save(results, label=label, setting=setting, ctx=ctx, snr=snr):
-            payloads[label] = _payload(setting, ctx, snr, results)
-            write_results(args.output, _combined(payloads, len(problems) > 1))
+            def save(results, label=label, setting=setting, ctx=ctx, snr=snr):
+                payloads[label] = _payload(setting, ctx, snr, results)
+                write_results(args.output, _combined(payloads, len(problems) > 1))
 
-        table = sparse_table(methods, registry, ctx)
-        try:
-            if workers.serial:
-                run_methods(label, methods, registry, ctx, table, save, progress)
-            else:
-                _report_rows(methods, table, save, finished)
-        finally:  # also when stopped: the plot of what finished
-            if label in payloads:
-                plot_curves(
-                    args.output,
-                    payloads[label]["methods"],
-                    titles[label],
-                    filename=f"nmse_{label.replace(', ', '_').replace(' ', '')}.png",
-                )
-        del ctx
+            table = sparse_table(methods, registry, ctx)
+            try:
+                if workers.serial:
+                    run_methods(label, methods, registry, ctx, table, save, progress)
+                else:
+                    _report_rows(methods, table, save, finished)
+            finally:  # also when stopped: the plot of what finished
+                if label in payloads:
+                    plot_curves(
+                        args.output,
+                        payloads[label]["methods"],
+                        titles[label],
+                        filename=_plot_name(label),
+                    )
+            del ctx
     if len(problems) > 1:
         print("\ntraining time (fit seconds / steps) per method and problem")
         print(format_training_times(payloads))
@@ -688,6 +693,11 @@ def run(args, registry=None, progress=None):
     path = os.path.join(args.output, "results.json")
     print(f"wrote {path} and the plots in {args.output}")
     return _combined(payloads, len(problems) > 1)
+
+
+def _plot_name(label):
+    """``nmse_canonical.png``, ``nmse_canonical_seed3.png``."""
+    return f"nmse_{label.replace(', ', '_').replace(' ', '')}.png"
 
 
 def _report_rows(methods, table, save, finished):
