@@ -96,17 +96,19 @@ def main(argv=None):
             TRIM_KEY: None
         }
         for index, (name, config) in enumerate(clusters.items()):
-            os.environ.clear()
-            os.environ.update(CLEAN_ENV)
-            with (
-                dask.config.set(config),
-                LocalCluster(
-                    n_workers=n, threads_per_worker=1, dashboard_address=None
-                ) as cluster,
-            ):
-                output = os.path.join(tmp, f"dask{index}")
-                extra = ["--scheduler", cluster.scheduler_address]
-                report(name, *run_sweep(sweep, output, extra))
+            try:
+                with (
+                    dask.config.set(config),
+                    LocalCluster(
+                        n_workers=n, threads_per_worker=1, dashboard_address=None
+                    ) as cluster,
+                ):
+                    output = os.path.join(tmp, f"dask{index}")
+                    extra = ["--scheduler", cluster.scheduler_address]
+                    report(name, *run_sweep(sweep, output, extra))
+            finally:  # what the nanny wrote into this process's environment
+                os.environ.clear()
+                os.environ.update(CLEAN_ENV)
         extra = ["--n-jobs", str(n)]
         report(f"--n-jobs {n}", *run_sweep(sweep, os.path.join(tmp, "jobs"), extra))
 
