@@ -12,13 +12,14 @@ from ._engine import schedule, stage_record
 from ._shrinkage import support_selection_threshold, support_sizes
 from ._sklearn_compat import Interval, StrOptions
 from ._starts import analytic_weight, default_threshold, stable_step
-from ._unrolled import UnrolledNet, descend, residual_of
+from ._unrolled import UnrolledNet, descend
 
 
 class ALISTANet(UnrolledNet):
     """x <- eta_ss( x - gamma_k W^T (A x - b) ; theta_k, p_k ), W fixed."""
 
     threshold = "theta"
+    reads_residual = True
 
     def __init__(self, A, W, n_layers, n_selected, gamma, theta, dtype, device):
         super().__init__(n_layers, A.shape[1], dtype, device)
@@ -30,7 +31,7 @@ class ALISTANet(UnrolledNet):
 
     def layer(self, k, b, state):
         x = state[0]
-        z = descend(x, residual_of(x, b, self.A), self.W, self.at("gamma", k))
+        z = descend(x, self.residual(x, b), self.W, self.at("gamma", k))
         return (
             support_selection_threshold(z, self.at("theta", k), self.n_selected[k]),
         )

@@ -10,7 +10,7 @@ from ._base import UnrolledRegressor, net_attribute
 from ._shrinkage import support_selection_threshold
 from ._sklearn_compat import Interval
 from ._starts import analytic_weight, stable_step
-from ._unrolled import UnrolledNet, descend, residual_of
+from ._unrolled import UnrolledNet, descend
 
 #: iterations between two checks of which rows have converged at predict time
 _CHECK_EVERY = 10
@@ -28,6 +28,7 @@ class FixedPointALISTANet(UnrolledNet):
     """
 
     threshold = None
+    reads_residual = True
 
     def __init__(self, A, W, n_selected, step, scale, dtype, device):
         super().__init__(1, A.shape[1], dtype, device)
@@ -42,7 +43,7 @@ class FixedPointALISTANet(UnrolledNet):
 
     def layer(self, k, b, state):
         x = state[0]
-        residual = residual_of(x, b, self.A)
+        residual = self.residual(x, b)
         z = descend(x, residual, self.W, self.at("gamma", 0))
         # the residual's level per measurement: zero at an exact solution
         level = torch.linalg.vector_norm(residual, dim=1, keepdim=True)

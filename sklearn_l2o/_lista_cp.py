@@ -4,7 +4,7 @@ from ._base import net_attribute
 from ._lista_family import SUPPORT_CONSTRAINTS, LISTAFamilyRegressor
 from ._shrinkage import SHRINKAGES, support_selection_threshold
 from ._sklearn_compat import StrOptions
-from ._unrolled import UnrolledNet, descend, residual_of
+from ._unrolled import UnrolledNet, descend
 
 
 class LISTACPNet(UnrolledNet):
@@ -16,6 +16,7 @@ class LISTACPNet(UnrolledNet):
     """
 
     threshold = "theta"
+    reads_residual = True
 
     def __init__(
         self,
@@ -39,7 +40,7 @@ class LISTACPNet(UnrolledNet):
 
     def layer(self, k, b, state):
         x = state[0]
-        z = descend(x, residual_of(x, b, self.A), self.at("W", k), self.at("gamma", k))
+        z = descend(x, self.residual(x, b), self.at("W", k), self.at("gamma", k))
         return (
             support_selection_threshold(
                 z,

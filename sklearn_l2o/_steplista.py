@@ -3,7 +3,7 @@
 from ._base import UnrolledRegressor, net_attribute
 from ._shrinkage import soft_threshold
 from ._starts import lipschitz_constant
-from ._unrolled import UnrolledNet, descend, residual_of
+from ._unrolled import UnrolledNet, descend
 
 
 class StepLISTANet(UnrolledNet):
@@ -13,6 +13,8 @@ class StepLISTANet(UnrolledNet):
     alpha / d_j, so the thresholds carry the atoms' norms; ``atom_norms`` is
     set by the estimator before the net runs.
     """
+
+    reads_residual = True
 
     def __init__(self, A, n_layers, alpha, dtype, device):
         super().__init__(n_layers, A.shape[1], dtype, device)
@@ -25,7 +27,7 @@ class StepLISTANet(UnrolledNet):
     def layer(self, k, b, state):
         u = state[0]
         g = self.at("step", k) * self.inverse_lipschitz
-        z = descend(u, residual_of(u, b, self.A), self.A, g)
+        z = descend(u, self.residual(u, b), self.A, g)
         return (soft_threshold(z, g * self.alpha / self.atom_norms),)
 
 

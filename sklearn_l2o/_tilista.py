@@ -3,13 +3,14 @@
 from ._base import net_attribute
 from ._lista_family import SUPPORT_CONSTRAINTS, LISTAFamilyRegressor
 from ._shrinkage import support_selection_threshold
-from ._unrolled import UnrolledNet, descend, residual_of
+from ._unrolled import UnrolledNet, descend
 
 
 class TiLISTANet(UnrolledNet):
     """x <- eta_ss( x - gamma_k W^T (A x - b) ; theta_k, p_k ), one W for all."""
 
     threshold = "theta"
+    reads_residual = True
 
     def __init__(self, A, weight, n_layers, n_selected, theta, dtype, device):
         super().__init__(n_layers, A.shape[1], dtype, device)
@@ -22,7 +23,7 @@ class TiLISTANet(UnrolledNet):
 
     def layer(self, k, b, state):
         x = state[0]
-        z = descend(x, residual_of(x, b, self.A), self.W, self.at("gamma", k))
+        z = descend(x, self.residual(x, b), self.W, self.at("gamma", k))
         return (
             support_selection_threshold(z, self.at("theta", k), self.n_selected[k]),
         )

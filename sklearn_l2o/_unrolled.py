@@ -16,6 +16,8 @@ estimate it returns is divided by the atoms' norms (``atom_norms``, ones
 until the estimator sets them), back in the user's units.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from torch import nn
@@ -35,6 +37,11 @@ class UnrolledNet(nn.Module):
     #: submodules whose parameters train only in the refinement, after the
     #: stage-wise schedule has trained every other parameter without them
     refinement_only = ()
+    #: whether :meth:`layer` starts from the residual A x - b of the state's
+    #: estimate, read through :meth:`residual`: a caller that already has it
+    #: (the safeguard computes it for its check) can hand it over with
+    #: :meth:`known_residual` instead of having it computed again
+    reads_residual = False
 
     def __init__(self, n_layers, n_components, dtype, device):
         super().__init__()
@@ -81,6 +88,27 @@ class UnrolledNet(nn.Module):
 
     def layer(self, k, b, state):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def residual(self, x, b):
+        """A x - b for the rows of ``x``, the net's estimate in its own units:
+        the one handed over by :meth:`known_residual` for this very tensor,
+        else computed."""
+        known = self._known_residual
+        if known is not None and known[0] is x:
+            return known[1]
+        return residual_of(x, b, self.A)
+
+    _known_residual = None
+
+    @contextmanager
+    def known_residual(self, x, residual):
+        """Within the block, :meth:`residual` of the tensor ``x`` is
+        ``residual`` (which the caller computed as A x - b)."""
+        self._known_residual = (x, residual)
+        try:
+            yield
+        finally:
+            self._known_residual = None
 
     def at(self, name, k):
         """Layer ``k``'s slice of the per-layer parameter ``name``.

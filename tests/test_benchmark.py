@@ -662,6 +662,18 @@ def test_ood_quick_run_scores_every_shift_and_the_safeguard_holds(tmp_path):
     # LASSO objective than FISTA with as many iterations
     for name in ("ALISTA+safeguard", "HyperLISTA+safeguard"):
         assert min(result["objective_share_worst"][name].values()) == 1.0
+    # predict times, in distribution: the safeguard's ratio is its own over the
+    # solver's, per draw
+    timing = result["predict_in_distribution"]
+    assert set(timing) == {"ALISTA", "HyperLISTA"}
+    for name, cell in timing.items():
+        ratios = [
+            d[f"{name}+safeguard"]["none"]["predict_seconds"]
+            / d[name]["none"]["predict_seconds"]
+            for d in result["draws"]
+        ]
+        assert cell["ratio"] == pytest.approx(np.median(ratios))
+        assert cell["guarded_ms"] > 0 and cell["unguarded_ms"] > 0
 
 
 def test_ood_shifts_of_the_dictionary():
