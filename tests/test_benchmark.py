@@ -792,12 +792,39 @@ def test_a_sweep_on_workers_gives_the_serial_results_in_order(tmp_path, capsys):
         ]
 
     assert tables(parallel_out) == tables(serial_out)
+    for label, payload in serial["settings"].items():
+        assert parallel["settings"][label]["problem"] == payload["problem"]
     assert tables(serial_out)[:3] == [
         "sparse recovery, canonical, seed 0",
         "FISTA",
         "ALISTA",
     ]
     assert len(tables(serial_out)) == 12
+
+
+def test_on_workers_the_parent_builds_no_problem_data(tmp_path, monkeypatch):
+    from sklearn_l2o.benchmark import _sparse
+
+    sizes = []
+    load = _sparse._load
+
+    def spy(setting, config, args, seed):
+        sizes.append((config["n_train"], config["n_test"]))
+        return load(setting, config, args, seed)
+
+    monkeypatch.setattr(_sparse, "_load", spy)
+    args = ["sparse", "--quick", "--methods", "FISTA", "--device", "cpu"]
+    args += ["--draws", "2", "--output", str(tmp_path), "--n-jobs", "2"]
+    results = main(args)
+    # the workers (other processes) built the data; this process only what
+    # the titles and results need
+    assert sizes and set(sizes) == {(1, 1)}
+    problem = results["settings"]["canonical, seed 1"]["problem"]
+    assert (problem["n_train"], problem["n_test"]) == (
+        _sparse.QUICK["n_train"],
+        _sparse.QUICK["n_test"],
+    )
+    assert (problem["n_features"], problem["n_components"]) == (32, 64)
 
 
 def test_a_worker_builds_a_problem_once_for_consecutive_jobs():

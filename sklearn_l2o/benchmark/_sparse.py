@@ -438,7 +438,8 @@ def _settings(names):
 
 
 def _load(setting, config, args, seed):
-    """Train and test pairs of one setting (a small Gaussian problem if quick)."""
+    """Train and test pairs of one setting (a small Gaussian problem if quick);
+    ``config`` gives how many of each."""
     keywords = SPARSE_RECOVERY_SETTINGS[setting]
     snr = keywords.get("snr") if args.snr is None else args.snr
     custom = args.n_features is not None or args.n_components is not None
@@ -472,7 +473,12 @@ def _load(setting, config, args, seed):
     )
 
 
-def _context(setting, config, args, device, verbose, seed):
+def _context(setting, config, args, device, verbose, seed, header=False):
+    """A problem's context and SNR; with ``header``, for its title and results
+    only: one training and one test pair (the dictionary's shape and the SNR
+    are those of the full problem)."""
+    if header:
+        config = {**config, "n_train": 1, "n_test": 1}
     B_train, X_train, B_test, X_test, A, snr = _load(setting, config, args, seed)
     alpha = args.alpha
     if alpha is None:
@@ -514,9 +520,9 @@ def _problems(settings, args):
     ]
 
 
-def _title(setting, ctx, snr):
+def _title(setting, ctx, snr, n_test):
     m, n = ctx.A.shape
-    return f"{setting}: A {m} x {n}, {describe_snr(snr)}, {len(ctx.B_test)} test pairs"
+    return f"{setting}: A {m} x {n}, {describe_snr(snr)}, {n_test} test pairs"
 
 
 #: NMSE columns of the table: after this many layers / iterations
@@ -571,7 +577,7 @@ def sparse_table(methods, registry, ctx):
     return Table(columns, cells, LEGEND)
 
 
-def _payload(setting, ctx, snr, results):
+def _payload(setting, ctx, snr, config, results):
     return {
         "task": "sparse_recovery",
         "setting": setting,
@@ -579,8 +585,8 @@ def _payload(setting, ctx, snr, results):
             "n_features": int(ctx.A.shape[0]),
             "n_components": int(ctx.A.shape[1]),
             "snr_db": snr,
-            "n_train": len(ctx.B_train),
-            "n_test": len(ctx.B_test),
+            "n_train": config["n_train"],
+            "n_test": config["n_test"],
             "seed": ctx.seed,
         },
         "nmse_definition": (
@@ -630,7 +636,11 @@ def run(args, registry=None, progress=None):
         if setting in estimated:
             progress.same_as(label, estimated[setting], methods)
             continue
-        loaded = _context(setting, config, args, device, args.verbose, seed)
+        # the data, where the probes or a serial run's first problem need it
+        full = progress.probe or (workers.serial and first is None)
+        loaded = _context(
+            setting, config, args, device, args.verbose, seed, header=not full
+        )
         progress.estimate(label, methods, registry, loaded[0])
         estimated[setting] = label
         first = first or (loaded if workers.serial else None)
@@ -653,19 +663,27 @@ def run(args, registry=None, progress=None):
             # (and a Dask client) must not outlive the run
             finished = stack.enter_context(contextlib.closing(run_jobs(jobs, workers)))
         for label, setting, seed in problems:
+            # on workers, each worker builds the data of its jobs: here only
+            # what the title and the results need
             ctx, snr = first or _context(
-                setting, config, args, device, args.verbose, seed
+                setting,
+                config,
+                args,
+                device,
+                args.verbose,
+                seed,
+                header=not workers.serial,
             )
             first = None
-            titles[label] = _title(label, ctx, snr)
+            titles[label] = _title(label, ctx, snr, config["n_test"])
             print(
-                f"\nsparse recovery, {titles[label]}; {len(ctx.B_train)} training "
+                f"\nsparse recovery, {titles[label]}; {config['n_train']} training "
                 f"pairs; device: {machine_description(device)}",
                 flush=True,
             )
 
             def save(results, label=label, setting=setting, ctx=ctx, snr=snr):
-                payloads[label] = _payload(setting, ctx, snr, results)
+                payloads[label] = _payload(setting, ctx, snr, config, results)
                 write_results(args.output, _combined(payloads, len(problems) > 1))
 
             table = sparse_table(methods, registry, ctx)
