@@ -16,7 +16,7 @@ from ._engine import KeepBest, Progress, stage_record
 from ._shrinkage import hybrid_threshold
 from ._sklearn_compat import Interval, StrOptions
 from ._starts import analytic_weight, generalized_coherence, stable_step
-from ._unrolled import UnrolledNet, residual_of
+from ._unrolled import UnrolledNet
 
 #: most held-out pairs that score a candidate: three numbers need no more, and
 #: the search time grows with them (the paper's own grid search scored 512)
@@ -38,6 +38,8 @@ class HyperLISTANet(UnrolledNet):
     (plain attributes, set by the search). The state is (x^k, x^{k-1},
     ||A^+ b||_1).
     """
+
+    reads_residual = True
 
     def __init__(
         self, A, W, n_layers, coherence, dtype, device, c=(0.0, 0.0, 0.0), step=1.0
@@ -66,7 +68,7 @@ class HyperLISTANet(UnrolledNet):
 
         Returns W^T (A x - b) too, which the update reuses.
         """
-        gradient = residual_of(x, b, self.A) @ self.W
+        gradient = self.residual(x, b) @ self.W
         error = torch.sum(torch.abs(gradient * self.pinv_scale), dim=1, keepdim=True)
         theta = self.c1 * self.coherence * self.step * error
         # entries in the support (a sum of signs: cheaper than a mask's count)

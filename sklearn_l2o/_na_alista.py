@@ -63,7 +63,7 @@ class NAALISTANet(ALISTANet):
         """Each signal's step and threshold factor at this layer, and the
         LSTM's next state; also the residual's back-projection."""
         x, hidden, cell = state
-        residual = x @ self.A.T - b
+        residual = self.residual(x, b)
         back = residual @ self.W
         features = torch.stack(
             (

@@ -180,8 +180,9 @@ class Safeguarded(
     run beside the learned layers, two products with the dictionary per
     layer, and one more for the energy of each learned update, which the
     next layer reuses for the solvers whose layers start from the residual
-    A x - b (ALISTA, TiLISTA, LISTA-CPSS, StepLISTA, FixedPointALISTA): for
-    those a prediction takes about twice as long as the solver's own.
+    A x - b (ALISTA, NAALISTA, TiLISTA, LISTA-CPSS, HyperLISTA,
+    StepLISTA, FixedPointALISTA): for those a prediction takes about twice
+    as long as the solver's own.
 
     Examples
     --------

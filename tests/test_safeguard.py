@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -13,7 +14,19 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from sklearn_l2o import ALISTA, FISTA, LAMP, LISTACPSS, AdaLISTA, Safeguarded
+from sklearn_l2o import (
+    ALISTA,
+    FISTA,
+    LAMP,
+    LISTACPSS,
+    NAALISTA,
+    AdaLISTA,
+    FixedPointALISTA,
+    HyperLISTA,
+    Safeguarded,
+    StepLISTA,
+    TiLISTA,
+)
 from sklearn_l2o._safeguard import relative_duality_gap
 from sklearn_l2o.datasets import make_gaussian_dictionary
 from sklearn_l2o.metrics import lasso_objective, nmse_db, nmse_scorer
@@ -225,3 +238,37 @@ def test_bad_input(fitted, small_problem):
     guarded = Safeguarded(fitted, alpha=ALPHA, prefit=True).fit(B_test)
     with pytest.raises(ValueError, match="features"):
         guarded.predict(B_test[:, :10])
+
+
+@pytest.mark.parametrize(
+    "solver",
+    [ALISTA, NAALISTA, TiLISTA, LISTACPSS, HyperLISTA, StepLISTA, FixedPointALISTA],
+)
+def test_a_layer_reads_the_residual_it_is_handed(solver, small_problem):
+    # the safeguard hands each layer the residual it computed for its check:
+    # a net declaring reads_residual must take its layer from it, and from
+    # nothing else
+    B, X, B_test, _, A = small_problem
+    options = dict(device="cpu", random_state=0, dtype="float64")
+    if solver is not FixedPointALISTA:  # one layer, iterated
+        options.update(n_layers=2)
+    if solver is not HyperLISTA:
+        options.update(max_steps_per_stage=5, refinement_steps=5)
+    net = solver(dictionary=A, **options).fit(B[:300], X[:300]).module_
+    assert net.reads_residual
+    b = torch.as_tensor(B_test[:50])
+    with torch.no_grad():
+        state = net.layer(0, b, net.initial_state(b))
+        x = state[0]
+        residual = x @ net.A.T - b
+        plain = net.layer(1, b, state)[0]
+        with net.known_residual(x, residual):
+            handed = net.layer(1, b, state)[0]
+        with net.known_residual(x, torch.zeros_like(residual)):
+            wrong = net.layer(1, b, state)[0]
+        # only for that very tensor
+        with net.known_residual(x.clone(), torch.zeros_like(residual)):
+            other = net.layer(1, b, state)[0]
+    torch.testing.assert_close(handed, plain)
+    torch.testing.assert_close(other, plain)
+    assert not torch.allclose(wrong, plain)
