@@ -8,9 +8,11 @@ with ``--dask-default-env``, once more with it; see
 :func:`sklearn_l2o.parallel.check_worker_environment`); and in as many local
 processes (``--n-jobs``). Checks that every run gives the serial run's curves
 and prints the wall times and their ratios to the serial time, one JSON line
-each.
+each; with ``--rounds N`` every mode runs N times in turn, and a last line
+per mode gives its best time and that time's ratio to the best serial one.
 
     python benchmarks/sweep_time.py --dask-default-env
+    python benchmarks/sweep_time.py --rounds 2
     python benchmarks/sweep_time.py --workers 2 -- --setting canonical --draws 3
 
 Arguments after ``--`` replace the default sweep's options.
@@ -72,30 +74,28 @@ def main(argv=None):
         action="store_true",
         help="also time a cluster with Dask's default worker environment",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every mode this many times, in turn; each mode's best counts "
+        "(a shared machine's speed drifts by 10-20 %% between runs)",
+    )
     parser.add_argument("sweep", nargs="*", help="the sweep's options, after --")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1; got {args.rounds}")
     sweep = args.sweep or DEFAULT_SWEEP
     import dask
     from distributed import LocalCluster
 
-    def report(name, seconds, results):
-        line = {"run": name, "seconds": round(seconds, 1)}
-        line.update(ratio=round(seconds / serial, 3))
-        line.update(same_results=curves(results) == curves(reference))
-        print(json.dumps(line), flush=True)
-
     n = args.workers
-    with tempfile.TemporaryDirectory() as tmp:
-        serial, reference = run_sweep(sweep, os.path.join(tmp, "serial"), threads=1)
-        line = {"run": "serial, 1 torch thread", "seconds": round(serial, 1)}
-        print(json.dumps(line), flush=True)
-        clusters = {}
-        if args.dask_default_env:
-            clusters[f"Dask LocalCluster, {n} workers, Dask's default environment"] = {}
-        clusters[f"Dask LocalCluster, {n} workers, no MALLOC_TRIM_THRESHOLD_"] = {
-            TRIM_KEY: None
-        }
-        for index, (name, config) in enumerate(clusters.items()):
+
+    def serial_run(output):
+        return run_sweep(sweep, output, threads=1)
+
+    def dask_run(config):
+        def run(output):
             try:
                 with (
                     dask.config.set(config),
@@ -103,14 +103,48 @@ def main(argv=None):
                         n_workers=n, threads_per_worker=1, dashboard_address=None
                     ) as cluster,
                 ):
-                    output = os.path.join(tmp, f"dask{index}")
                     extra = ["--scheduler", cluster.scheduler_address]
-                    report(name, *run_sweep(sweep, output, extra))
+                    return run_sweep(sweep, output, extra)
             finally:  # what the nanny wrote into this process's environment
                 os.environ.clear()
                 os.environ.update(CLEAN_ENV)
-        extra = ["--n-jobs", str(n)]
-        report(f"--n-jobs {n}", *run_sweep(sweep, os.path.join(tmp, "jobs"), extra))
+
+        return run
+
+    modes = {"serial, 1 torch thread": serial_run}
+    if args.dask_default_env:
+        modes[f"Dask LocalCluster, {n} workers, Dask's default environment"] = dask_run(
+            {}
+        )
+    modes[f"Dask LocalCluster, {n} workers, no MALLOC_TRIM_THRESHOLD_"] = dask_run(
+        {TRIM_KEY: None}
+    )
+    modes[f"--n-jobs {n}"] = lambda output: run_sweep(
+        sweep, output, ["--n-jobs", str(n)]
+    )
+
+    times = {name: [] for name in modes}
+    reference = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.rounds):
+            for index, (name, run) in enumerate(modes.items()):
+                seconds, results = run(os.path.join(tmp, f"{round_}-{index}"))
+                reference = results if reference is None else reference
+                times[name].append(seconds)
+                line = {"run": name, "seconds": round(seconds, 1)}
+                if args.rounds > 1:
+                    line["round"] = round_ + 1
+                if name != "serial, 1 torch thread":
+                    line["ratio"] = round(seconds / min(times[next(iter(modes))]), 3)
+                    line["same_results"] = curves(results) == curves(reference)
+                print(json.dumps(line), flush=True)
+        if args.rounds > 1:
+            serial = min(times["serial, 1 torch thread"])
+            for name, values in times.items():
+                line = {"best of": args.rounds, "run": name}
+                line["seconds"] = round(min(values), 1)
+                line["ratio"] = round(min(values) / serial, 3)
+                print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -132,6 +132,26 @@ def test_sweep_time_script_compares_workers_with_a_serial_run(capsys):
     assert all(line["ratio"] > 0 for line in lines[1:])
 
 
+def test_sweep_time_script_reports_each_modes_best_over_rounds(capsys):
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "sweep_time.py"
+    sweep = ["--quick", "--methods", "ISTA", "--device", "cpu"]
+    runpy.run_path(str(path))["main"](["--rounds", "2", "--", *sweep])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    runs, best = lines[:6], lines[6:]
+    assert [line["round"] for line in runs] == [1, 1, 1, 2, 2, 2]
+    assert all(line["same_results"] for line in runs if "ratio" in line)
+    assert [line["run"] for line in best] == [line["run"] for line in runs[:3]]
+    for line in best:
+        seconds = [r["seconds"] for r in runs if r["run"] == line["run"]]
+        assert line["seconds"] == min(seconds)
+    assert best[0]["ratio"] == 1.0
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(path))["main"](["--rounds", "0"])
+
+
 class _OneWorker:
     """A client stand-in whose single worker is this process."""
 
