@@ -5,7 +5,8 @@ settings x draws) on this machine: serially with one torch thread; on a Dask
 ``LocalCluster`` of ``--workers`` single-threaded worker processes
 (``--scheduler``), without Dask's default ``MALLOC_TRIM_THRESHOLD_`` (and,
 with ``--dask-default-env``, once more with it; see
-:func:`sklearn_l2o.parallel.check_worker_environment`); and in as many local
+:func:`sklearn_l2o.parallel.check_worker_environment`), and once more with
+the workers' statistical profiler off as well; and in as many local
 processes (``--n-jobs``). Checks that every run gives the serial run's curves
 and prints the wall times and their ratios to the serial time, one JSON line
 each; with ``--rounds N`` every mode runs N times in turn, and a last line
@@ -41,6 +42,9 @@ DEFAULT_SWEEP = [
 #: its workers' variables in the process that runs it too)
 CLEAN_ENV = dict(os.environ)
 TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+#: a worker samples its tasks' stacks every 10 ms by default (the dashboard's
+#: profile), which costs CPU-bound Python tasks time when workers fill the cores
+PROFILE_KEY = "distributed.worker.profile.enabled"
 
 
 def run_sweep(sweep, output, extra=(), threads=None):
@@ -118,6 +122,9 @@ def main(argv=None):
         )
     modes[f"Dask LocalCluster, {n} workers, no MALLOC_TRIM_THRESHOLD_"] = dask_run(
         {TRIM_KEY: None}
+    )
+    modes[f"Dask LocalCluster, {n} workers, no MALLOC_TRIM_THRESHOLD_, no profiler"] = (
+        dask_run({TRIM_KEY: None, PROFILE_KEY: False})
     )
     modes[f"--n-jobs {n}"] = lambda output: run_sweep(
         sweep, output, ["--n-jobs", str(n)]

@@ -126,6 +126,7 @@ def test_sweep_time_script_compares_workers_with_a_serial_run(capsys):
         "serial, 1 torch thread",
         "Dask LocalCluster, 2 workers, Dask's default environment",
         "Dask LocalCluster, 2 workers, no MALLOC_TRIM_THRESHOLD_",
+        "Dask LocalCluster, 2 workers, no MALLOC_TRIM_THRESHOLD_, no profiler",
         "--n-jobs 2",
     ]
     assert all(line["same_results"] for line in lines[1:])
@@ -140,10 +141,10 @@ def test_sweep_time_script_reports_each_modes_best_over_rounds(capsys):
     sweep = ["--quick", "--methods", "ISTA", "--device", "cpu"]
     runpy.run_path(str(path))["main"](["--rounds", "2", "--", *sweep])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    runs, best = lines[:6], lines[6:]
-    assert [line["round"] for line in runs] == [1, 1, 1, 2, 2, 2]
+    runs, best = lines[:8], lines[8:]
+    assert [line["round"] for line in runs] == [1] * 4 + [2] * 4
     assert all(line["same_results"] for line in runs if "ratio" in line)
-    assert [line["run"] for line in best] == [line["run"] for line in runs[:3]]
+    assert [line["run"] for line in best] == [line["run"] for line in runs[:4]]
     for line in best:
         seconds = [r["seconds"] for r in runs if r["run"] == line["run"]]
         assert line["seconds"] == min(seconds)

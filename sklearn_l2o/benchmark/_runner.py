@@ -230,7 +230,12 @@ def run_jobs(jobs, workers):
     for the slowest method of its problem.
     """
     with workers.backend() as (n_jobs, threads):
-        yield from Parallel(n_jobs=n_jobs, return_as="generator")(
+        # one job per worker in flight: a Dask scheduler assigns a job to a
+        # worker when it is submitted, so jobs handed out ahead would wait
+        # behind a long one while another worker idles
+        yield from Parallel(
+            n_jobs=n_jobs, return_as="generator", pre_dispatch="n_jobs"
+        )(
             delayed(_load_and_run)(joblib.hash(load), load, method, threads)
             for load, method in jobs
         )
