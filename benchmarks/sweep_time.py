@@ -45,6 +45,7 @@ TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 #: a worker samples its tasks' stacks every 10 ms by default (the dashboard's
 #: profile), which costs CPU-bound Python tasks time when workers fill the cores
 PROFILE_KEY = "distributed.worker.profile.enabled"
+SERIAL = "serial, 1 torch thread"
 
 
 def run_sweep(sweep, output, extra=(), threads=None):
@@ -115,7 +116,7 @@ def main(argv=None):
 
         return run
 
-    modes = {"serial, 1 torch thread": serial_run}
+    modes = {SERIAL: serial_run}
     if args.dask_default_env:
         modes[f"Dask LocalCluster, {n} workers, Dask's default environment"] = dask_run(
             {}
@@ -141,12 +142,12 @@ def main(argv=None):
                 line = {"run": name, "seconds": round(seconds, 1)}
                 if args.rounds > 1:
                     line["round"] = round_ + 1
-                if name != "serial, 1 torch thread":
-                    line["ratio"] = round(seconds / min(times[next(iter(modes))]), 3)
+                if name != SERIAL:
+                    line["ratio"] = round(seconds / min(times[SERIAL]), 3)
                     line["same_results"] = curves(results) == curves(reference)
                 print(json.dumps(line), flush=True)
         if args.rounds > 1:
-            serial = min(times["serial, 1 torch thread"])
+            serial = min(times[SERIAL])
             for name, values in times.items():
                 line = {"best of": args.rounds, "run": name}
                 line["seconds"] = round(min(values), 1)

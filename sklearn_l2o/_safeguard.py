@@ -2,7 +2,6 @@
 worse than FISTA's, and every prediction comes with a certificate."""
 
 import numbers
-from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -319,13 +318,9 @@ class Safeguarded(
         for k in range(net.n_layers):
             reference = fista.advance(extrapolate=k < net.n_layers - 1)
             # nets that start a layer from A x - b get the one computed below
-            # for the check (and -b for the zero code they start from)
-            handover = (
-                net.known_residual(state[0], residual)
-                if net.reads_residual
-                else nullcontext()
-            )
-            with handover:
+            # for the check (and -b for the zero code they start from); the
+            # others do not ask for it
+            with net.known_residual(state[0], residual):
                 state = net.layer(k, b, state)
             learned = state[0] if unit_atoms else state[0] / norms
             if net.reads_residual:

@@ -186,18 +186,16 @@ def _summary(per_draw, name, shift, key="nmse_db"):
 def _predict_times(per_draw, methods):
     """Per method, the median over the draws of its in-distribution predict
     time without and with the safeguard, and of their ratio."""
-
-    def median(values):
-        return float(np.median(values))
-
     timing = {}
     for name in methods:
-        plain = [d[name]["none"]["predict_seconds"] for d in per_draw]
-        guarded = [d[f"{name}+safeguard"]["none"]["predict_seconds"] for d in per_draw]
+        plain = np.array([d[name]["none"]["predict_seconds"] for d in per_draw])
+        guarded = np.array(
+            [d[f"{name}+safeguard"]["none"]["predict_seconds"] for d in per_draw]
+        )
         timing[name] = {
-            "unguarded_ms": 1000 * median(plain),
-            "guarded_ms": 1000 * median(guarded),
-            "ratio": median(np.divide(guarded, plain)),
+            "unguarded_ms": 1000 * float(np.median(plain)),
+            "guarded_ms": 1000 * float(np.median(guarded)),
+            "ratio": float(np.median(guarded / plain)),
         }
     return timing
 
