@@ -212,7 +212,8 @@ COMMON_ATTRIBUTES = """module_ : torch.nn.Module
         L = ||A||_2^2, the step 1 / L of the FISTA continuation.
     history_ : list of dict
         One record per training stage, the same keys for every solver:
-        ``phase`` ("layerwise" or "refinement"), ``stage``, ``layer``,
+        ``phase`` ("search", "layerwise", "refinement", or NAALISTA's
+        "augmentation"), ``stage``, ``layer``,
         ``steps``, ``best_step``, ``start_score``, ``val_score`` (the best
         validation score: NMSE in dB, or the LASSO objective), ``seconds``,
         ``stop`` (why it ended: "patience", "budget", "diverged" or

@@ -74,7 +74,7 @@ class Stage:
 
     depth: int
     name: str
-    phase: str  # "layerwise" or "refinement"
+    phase: str  # "layerwise", "refinement" or "augmentation"
     recipe: Recipe
 
     @property
@@ -183,9 +183,9 @@ def stage_record(
 ):
     """One entry of ``history_``, the same keys for every training loop.
 
-    ``phase`` is "layerwise", "refinement", "search" or "meta"; ``steps`` the
-    training steps (search: candidates scored; meta: episodes) the stage took;
-    ``val_score`` its best validation score (lower is better) and
+    ``phase`` is "layerwise", "refinement", "augmentation", "search" or "meta";
+    ``steps`` the training steps (search: candidates scored; meta: episodes)
+    the stage took; ``val_score`` its best validation score (lower is better) and
     ``best_step`` when it was reached; ``stop`` why it ended ("patience",
     "budget", "diverged", "interrupted" or "done"); ``curve`` every validation
     as ``[step, score]``. Loops add their own keys after these.
@@ -347,8 +347,8 @@ def _trained_slices(net, stage):
     Returns ``(params, rows, sizes)``: every trained parameter, the slice of
     its leading axis the stage moves (its trained layers; ``None`` for a
     shared parameter) and the step size of each moved entry. The net's
-    ``refinement_only`` parameters wait for the refinement. Only those slices
-    enter Adam, so a stage that trains one layer of a 16-layer untied model
+    ``augmentation`` parameters wait for the "augmentation" stages. Only those
+    slices enter Adam, so a stage that trains one layer of a 16-layer untied model
     does not pay for updating all 16; a parameter whose rate factor is 0 is
     left out altogether.
     """
@@ -356,10 +356,10 @@ def _trained_slices(net, stage):
     stage_rate = recipe.learning_rate * recipe.stage_factors[STAGES.index(stage.name)]
     n_frozen = stage.n_frozen
     params, rows, sizes = [], [], []
-    late = stage.phase == "layerwise" and net.refinement_only
+    held = () if stage.phase == "augmentation" else net.augmentation
     for name, param, is_layered in net.parameter_groups():
         factor = stage_rate * recipe.rate_factors.get(name, 1.0)
-        if factor == 0.0 or (late and name.split(".")[0] in net.refinement_only):
+        if factor == 0.0 or name.split(".")[0] in held:
             continue  # held: no gradient, no Adam state
         if is_layered:
             age = torch.arange(

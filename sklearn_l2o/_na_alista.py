@@ -2,6 +2,7 @@
 (Behrens, Sauder and Jung, 2021)."""
 
 import numbers
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -10,6 +11,7 @@ from torch import nn
 
 from ._alista import ALISTA, ALISTANet
 from ._base import UnrolledRegressor
+from ._engine import schedule
 from ._shrinkage import support_selection_threshold
 from ._sklearn_compat import Interval
 
@@ -41,7 +43,7 @@ class NAALISTANet(ALISTANet):
     zero, so the untrained net is ALISTA.
     """
 
-    refinement_only = ("lstm", "head", "skip")
+    augmentation = ("lstm", "head", "skip")
 
     def __init__(
         self, A, W, n_layers, n_selected, gamma, theta, hidden_size, seed, dtype, device
@@ -106,12 +108,15 @@ class NAALISTA(ALISTA):
     large gets a larger threshold, one nearly solved a smaller one, where
     ALISTA gives every signal the thresholds that are best on average.
 
-    Training is ALISTA's, in two parts: the stage-wise schedule trains the
-    per-layer steps and thresholds with the factors held at 1 (so it trains
-    an ALISTA), then the refinement trains them together with the LSTM, the
-    head and the skip, from that ALISTA; each refinement stage keeps its
-    best validation score, so the factors are kept only where they help on
-    the held-out pairs. With ``refinement_steps=0`` the fit is ALISTA's.
+    Training first runs ALISTA's whole fit with the factors held at 1, so it
+    trains the very ALISTA that :class:`ALISTA` with the same options and
+    ``random_state`` trains; then two "augmentation" stages (the
+    refinement's budget again, ``refinement_steps`` each) train the LSTM,
+    the head and the skip together with the steps and thresholds, from that
+    ALISTA. Each stage keeps its best validation score, so the factors are
+    kept only where they help on the held-out pairs and the fit validates at
+    least as well as the ALISTA it starts from. With ``refinement_steps=0``
+    the fit is ALISTA's.
 
     Parameters
     ----------
@@ -128,10 +133,9 @@ class NAALISTA(ALISTA):
     init_threshold : float, default=None
         Initial theta_k of ``start="stagewise"``; None uses 0.4 / (1.001 L)
         with L = ||A||_2^2.
-    start : {"stagewise", "geometric"}, default="stagewise"
+    start : {"geometric", "stagewise"}, default="geometric"
         How ALISTA's steps and thresholds start (see :class:`ALISTA`); the
-        LSTM trains in the refinement either way. The default stays
-        stage-wise: the augmentation was measured after those stages.
+        LSTM trains after ALISTA's refinement either way.
     {training_parameters}
 
     Attributes
@@ -187,7 +191,7 @@ class NAALISTA(ALISTA):
         support_fraction=0.012,
         max_support_fraction=0.13,
         init_threshold=None,
-        start="stagewise",
+        start="geometric",
         n_layers=16,
         loss="mse",
         alpha=0.005,
@@ -200,10 +204,10 @@ class NAALISTA(ALISTA):
         validation_interval=50,
         layer_decay=0.3,
         stage_factors=(1.0, 0.2, 0.02),
-        plateau_decays=0,
+        plateau_decays=2,
         threshold_search="auto",
-        refinement_steps=16000,
-        refinement_patience=6000,
+        refinement_steps=6000,
+        refinement_patience=1000,
         dtype="float32",
         random_state=None,
         device="auto",
@@ -254,6 +258,13 @@ class NAALISTA(ALISTA):
             dtype,
             device,
         )
+
+    def _stages(self, n_layers, recipe):
+        # ALISTA's fit, then its refinement stages again with the LSTM
+        augmented = schedule(n_layers, recipe, layerwise=False)
+        return super()._stages(n_layers, recipe) + [
+            replace(stage, phase="augmentation") for stage in augmented
+        ]
 
     def _rate_factors(self):
         # Adam moves every weight by about its step, whatever its gradient:

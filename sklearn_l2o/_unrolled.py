@@ -34,9 +34,9 @@ class UnrolledNet(nn.Module):
     #: the per-layer parameter holding each layer's threshold (a positive scale
     #: the engine may search over when a layer starts), or None
     threshold = None
-    #: submodules whose parameters train only in the refinement, after the
-    #: stage-wise schedule has trained every other parameter without them
-    refinement_only = ()
+    #: submodules whose parameters train only in "augmentation" stages, after
+    #: the rest of the net is trained without them (see :class:`NAALISTA`)
+    augmentation = ()
     #: whether :meth:`layer` starts from the residual A x - b of the state's
     #: estimate, read through :meth:`residual`: a caller that already has it
     #: (the safeguard computes it for its check) can hand it over with

@@ -65,7 +65,8 @@ def test_training_beats_the_untrained_solver(data):
     B, X, A = data
     na = NAALISTA(dictionary=A, **FAST, hidden_size=16).fit(B[:2000], X[:2000])
     untrained = NAALISTA(
-        dictionary=A, **dict(FAST, max_steps_per_stage=1, refinement_steps=0)
+        dictionary=A,
+        **dict(FAST, start="stagewise", max_steps_per_stage=1, refinement_steps=0),
     ).fit(B[:2000], X[:2000])
     test_b, test_x = B[2000:], X[2000:]
     assert nmse_db(test_x, na.predict(test_b)) < (
@@ -92,16 +93,38 @@ def test_warm_start_with_new_hidden_size_refits(data):
     assert model.module_.lstm.hidden_size == 6
 
 
-def test_stagewise_part_trains_an_alista(data):
-    # without a refinement the factors never train: the fit is ALISTA's
+def test_without_a_refinement_the_fit_is_alistas(data):
+    # the factors train only after ALISTA's refinement: none, none trained
     B, X, A = data
     budget = dict(FAST, refinement_steps=0, dtype="float64")
+    for start in ("geometric", "stagewise"):
+        na = NAALISTA(dictionary=A, **budget, start=start, hidden_size=4)
+        alista = ALISTA(dictionary=A, start=start, **budget)
+        na.fit(B[:2000], X[:2000])
+        alista.fit(B[:2000], X[:2000])
+        assert float(na.module_.head.weight.detach().abs().max()) == 0
+        np.testing.assert_allclose(na.thresholds_, alista.thresholds_, rtol=1e-9)
+        np.testing.assert_allclose(
+            na.predict(B[2000:]), alista.predict(B[2000:]), atol=1e-9
+        )
+
+
+def test_fit_is_alistas_then_the_augmentation(data):
+    B, X, A = data
+    budget = dict(FAST, dtype="float64")
     na = NAALISTA(dictionary=A, **budget, hidden_size=4).fit(B[:2000], X[:2000])
-    alista = ALISTA(dictionary=A, start="stagewise", **budget).fit(B[:2000], X[:2000])
-    assert float(na.module_.head.weight.detach().abs().max()) == 0
-    np.testing.assert_allclose(na.thresholds_, alista.thresholds_, rtol=1e-9)
-    np.testing.assert_allclose(
-        na.predict(B[2000:]), alista.predict(B[2000:]), atol=1e-9
+    alista = ALISTA(dictionary=A, **budget).fit(B[:2000], X[:2000])
+    n_alista = len(alista.history_)
+    assert [r["phase"] for r in na.history_] == [
+        r["phase"] for r in alista.history_
+    ] + ["augmentation"] * 2
+    # the same ALISTA, record by record, before the LSTM trains ...
+    for mine, theirs in zip(na.history_[:n_alista], alista.history_):
+        np.testing.assert_allclose(mine["curve"], theirs["curve"], rtol=1e-9)
+    # ... and the augmentation keeps only what validates at least as well
+    assert na.history_[-1]["val_score"] <= alista.history_[-1]["val_score"]
+    assert na.history_[n_alista]["start_score"] == pytest.approx(
+        alista.history_[-1]["val_score"], rel=1e-9
     )
 
 
@@ -111,7 +134,7 @@ def test_every_augmentation_weight_learns_slowly(data):
     net = model._build_net(A, None, "cpu", torch.float64)
     factors = model._rate_factors()
     for name, _, _ in net.parameter_groups():
-        late = name.split(".")[0] in net.refinement_only
+        late = name.split(".")[0] in net.augmentation
         assert (name in factors) == late
         if late:
             assert 0 < factors[name] < 1
