@@ -699,14 +699,16 @@ def test_ood_shifts_of_the_dictionary():
         ("varying_dictionaries.py", ["RobustALISTA closed_form", "AdaLISTA"]),
         ("na_alista.py", ["NAALISTA@16", "HyperLISTA@16"]),
         ("sampler.py", ["fixed NMSE", "fresh NMSE"]),
+        ("sampler.py --task lasso", ["fixed R_f@16", "fresh R_f@16"]),
     ],
 )
 def test_benchmark_scripts_run_on_a_tiny_problem(script, columns, capsys):
     import runpy
     from pathlib import Path
 
+    script, *options = script.split()
     path = Path(__file__).parents[1] / "benchmarks" / script
-    tiny = ["--draws", "1", "--shape", "16", "32", "--n-train", "400"]
+    tiny = options + ["--draws", "1", "--shape", "16", "32", "--n-train", "400"]
     tiny += ["--n-test", "40", "--steps", "5", "--refinement", "5"]
     if script == "varying_dictionaries.py":
         tiny += ["--groups", "2"]
