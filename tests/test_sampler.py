@@ -76,6 +76,29 @@ def test_fit_trains_on_fresh_pairs_and_validates_on_the_given_ones(problem):
     np.testing.assert_array_equal(clone.predict(B[:5]), free.predict(B[:5]))
 
 
+def test_lasso_objective_trains_on_fresh_measurements_alone(problem):
+    # loss="lasso" needs no codes: fit(B, sampler=...) validates on B and
+    # trains on the sampler's measurements
+    from sklearn_l2o import LISTA
+
+    B, _, A = problem
+    sampler = SparseRecoverySampler(A, sparsity=0.08)
+    options = dict(FAST, loss="lasso", alpha=0.01, dictionary=A)
+    fresh = LISTA(**options).fit(B[:100], sampler=sampler)
+    fixed = LISTA(**options).fit(B[:100])
+
+    def objective(model, b):
+        x = model.predict(b)
+        return np.mean(
+            0.5 * np.sum((x @ A.T - b) ** 2, axis=1) + 0.01 * np.abs(x).sum(1)
+        )
+
+    assert fresh.validation_objective_[-1] == pytest.approx(
+        objective(fresh, B[:100]), rel=1e-3
+    )
+    assert objective(fresh, B[200:]) < objective(fixed, B[200:])
+
+
 def test_same_seed_same_fit(problem):
     B, X, A = problem
     sampler = SparseRecoverySampler(A)

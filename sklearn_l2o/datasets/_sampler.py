@@ -20,6 +20,11 @@ class SparseRecoverySampler:
     probability ``sparsity``, then standard normal; ``b = A x + e`` with
     Gaussian noise at ``snr`` dB of each measurement's own spread.
 
+    A solver trained on the LASSO objective (``loss="lasso"``) takes only the
+    sampler's measurements, ``fit(B, sampler=sampler)`` with no codes: with
+    the defaults (noiseless) they are the instances of
+    :func:`make_lasso_problems`' default distribution.
+
     Parameters
     ----------
     dictionary : array-like of shape (n_features, n_components)
