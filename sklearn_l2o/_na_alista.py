@@ -116,7 +116,8 @@ class NAALISTA(ALISTA):
     ALISTA. Each stage keeps its best validation score, so the factors are
     kept only where they help on the held-out pairs and the fit validates at
     least as well as the ALISTA it starts from. With ``refinement_steps=0``
-    the fit is ALISTA's.
+    the fit is ALISTA's; a finished fit continued with ``warm_start=True``
+    runs the two augmentation stages again.
 
     Parameters
     ----------

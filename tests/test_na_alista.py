@@ -138,3 +138,13 @@ def test_every_augmentation_weight_learns_slowly(data):
         assert (name in factors) == late
         if late:
             assert 0 < factors[name] < 1
+
+
+def test_warm_start_of_a_finished_fit_runs_the_augmentation_again(data):
+    B, X, A = data
+    budget = dict(FAST, refinement_steps=40, refinement_patience=20)
+    model = NAALISTA(dictionary=A, **budget, hidden_size=4, warm_start=True)
+    model.fit(B[:300], X[:300])
+    first = len(model.history_)
+    model.fit(B[:300], X[:300])
+    assert [r["phase"] for r in model.history_[first:]] == ["augmentation"] * 2
