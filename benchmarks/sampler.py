@@ -26,6 +26,7 @@ import json
 import time
 
 import numpy as np
+import torch
 
 import sklearn_l2o
 from sklearn_l2o import LISTA
@@ -85,12 +86,11 @@ def run_draw(seed, args):
 
 def relative_loss(problems, codes):
     """R_f of ``codes`` on the instances ``problems``."""
-    A, B = problems.dictionary, problems.data
-    residual = codes @ A.T - B
-    f = 0.5 * (residual**2).sum(axis=1) + LASSO_LISTA["alpha"] * np.abs(codes).sum(
-        axis=1
+    f = problems.family.objective(
+        torch.as_tensor(codes), torch.as_tensor(problems.data)
     )
-    return (f.mean() - problems.optimal_value.mean()) / problems.optimal_value.mean()
+    f_star = problems.optimal_value.mean()
+    return (float(f.mean()) - f_star) / f_star
 
 
 def run_lasso_draw(seed, args):

@@ -80,6 +80,7 @@ def test_lasso_objective_trains_on_fresh_measurements_alone(problem):
     # loss="lasso" needs no codes: fit(B, sampler=...) validates on B and
     # trains on the sampler's measurements
     from sklearn_l2o import LISTA
+    from sklearn_l2o.problems import LassoProblems
 
     B, _, A = problem
     sampler = SparseRecoverySampler(A, sparsity=0.08)
@@ -87,11 +88,11 @@ def test_lasso_objective_trains_on_fresh_measurements_alone(problem):
     fresh = LISTA(**options).fit(B[:100], sampler=sampler)
     fixed = LISTA(**options).fit(B[:100])
 
+    family = LassoProblems(A, alpha=0.01)
+
     def objective(model, b):
-        x = model.predict(b)
-        return np.mean(
-            0.5 * np.sum((x @ A.T - b) ** 2, axis=1) + 0.01 * np.abs(x).sum(1)
-        )
+        x = torch.as_tensor(model.predict(b))
+        return float(family.objective(x, torch.as_tensor(b)).mean())
 
     assert fresh.validation_objective_[-1] == pytest.approx(
         objective(fresh, B[:100]), rel=1e-3
