@@ -722,6 +722,21 @@ def test_benchmark_scripts_run_on_a_tiny_problem(script, columns, capsys):
         assert column in out
 
 
+def test_sampler_script_gives_the_fresh_fit_its_own_refinement(capsys):
+    import json
+    import runpy
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "sampler.py"
+    tiny = ["--task", "lasso", "--draws", "1", "--shape", "8", "16"]
+    tiny += ["--n-train", "200", "--n-test", "20", "--steps", "5"]
+    tiny += ["--refinement", "10", "--fresh-refinement", "0"]
+    runpy.run_path(str(path))["main"](tiny)
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    # the same stage-wise budget; only the fixed fit refines
+    assert row["fresh steps"] < row["fixed steps"]
+
+
 def test_break_even_script_runs_on_a_tiny_problem(tmp_path, capsys):
     import runpy
     from pathlib import Path
