@@ -524,12 +524,15 @@ class UnrolledRegressor(
         y : array-like of shape (n_samples, n_components) or (n_samples,)
             The codes x that produced them (``X`` in ``make_sparse_recovery``).
             May be None with ``loss="lasso"``, which needs no ground truth.
-        sampler : SparseRecoverySampler, default=None
+        sampler : SparseRecoverySampler or LassoSampler, default=None
             Draw every training batch afresh from this sampler
-            (:class:`~sklearn_l2o.datasets.SparseRecoverySampler`), on the
-            training device, instead of from the pairs ``(X, y)``, which
-            then only validate. The dictionary is the sampler's unless
-            ``dictionary`` is set.
+            (:class:`~sklearn_l2o.datasets.SparseRecoverySampler`, or
+            :class:`~sklearn_l2o.datasets.LassoSampler` for the LASSO
+            objective), on the training device, instead of from the pairs
+            ``(X, y)``, which then only validate. The dictionary is the
+            sampler's unless ``dictionary`` is set. A sampler that draws no
+            codes (a LassoSampler's uniform or normal instances) trains
+            only ``loss="lasso"``.
 
         Returns
         -------
@@ -551,10 +554,18 @@ class UnrolledRegressor(
     def _check_sampler(self, sampler, warm):
         """The sampler's dictionary, after checking that this solver can
         train from it."""
-        if not (hasattr(sampler, "sample") and hasattr(sampler, "dictionary_")):
+        if not all(
+            hasattr(sampler, name) for name in ("sample", "dictionary_", "draws_codes")
+        ):
             raise ValueError(
-                "sampler must be a SparseRecoverySampler (an object with "
-                f"sample(n, generator) and dictionary_); got {sampler!r}."
+                "sampler must be a SparseRecoverySampler or a LassoSampler (an "
+                "object with sample(n, generator), dictionary_ and draws_codes); "
+                f"got {sampler!r}."
+            )
+        if not sampler.draws_codes and getattr(self, "loss", "mse") != "lasso":
+            raise ValueError(
+                f"{sampler!r} draws measurements without codes: only "
+                "loss='lasso' can train on them."
             )
         A = sampler.dictionary_
         if warm:

@@ -131,3 +131,80 @@ def test_sampler_reaches_the_solver_in_a_pipeline(problem):
     pipe.fit(B[:100], X[:100], alista__sampler=sampler)
     direct = ALISTA(dictionary=A, **budget).fit(B[:100], X[:100], sampler=sampler)
     np.testing.assert_array_equal(pipe[-1].thresholds_, direct.thresholds_)
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "normal"])
+def test_lasso_sampler_draws_make_lasso_problems_instances(distribution):
+    from sklearn_l2o.datasets import LassoSampler
+
+    A = np.random.default_rng(0).standard_normal((10, 20))
+    B, codes = LassoSampler(A, distribution=distribution).draw(40000, random_state=0)
+    assert codes is None and B.shape == (40000, 10)
+    if distribution == "uniform":
+        assert B.min() >= 0 and B.max() < 1
+        assert np.mean(B) == pytest.approx(0.5, abs=0.01)
+        assert np.var(B) == pytest.approx(1 / 12, abs=0.003)
+    else:
+        assert np.mean(B) == pytest.approx(0.0, abs=0.01)
+        assert np.std(B) == pytest.approx(1.0, abs=0.01)
+
+
+def test_lasso_sampler_sparse_instances_are_measurements_of_codes():
+    from sklearn_l2o.datasets import LassoSampler
+
+    A = np.random.default_rng(0).standard_normal((10, 20))
+    B, X = LassoSampler(A, distribution="sparse", sparsity=0.2).draw(
+        20000, random_state=0
+    )
+    np.testing.assert_allclose(B, X @ A.T, atol=1e-12)
+    assert np.mean(X != 0) == pytest.approx(0.2, abs=0.01)
+
+
+def test_lasso_objective_trains_on_fresh_normal_instances():
+    from sklearn_l2o import LISTA
+    from sklearn_l2o.datasets import LassoSampler, make_lasso_problems
+    from sklearn_l2o.problems import LassoProblems
+
+    train = make_lasso_problems(
+        400,
+        n_features=12,
+        n_components=24,
+        distribution="normal",
+        return_optimal=False,
+        random_state=0,
+    )
+    A = train.dictionary
+    sampler = LassoSampler(A, distribution="normal")
+    options = dict(FAST, loss="lasso", alpha=0.01, dictionary=A)
+    fresh = LISTA(**options).fit(train.data[:100], sampler=sampler)
+    fixed = LISTA(**options).fit(train.data[:100])
+    family = LassoProblems(A, alpha=0.01)
+    held_out = torch.as_tensor(train.data[200:])
+
+    def objective(model):
+        x = torch.as_tensor(model.predict(train.data[200:]))
+        return float(family.objective(x, held_out).mean())
+
+    assert fresh.validation_objective_[-1] == pytest.approx(
+        float(
+            family.objective(
+                torch.as_tensor(fresh.predict(train.data[:100])),
+                torch.as_tensor(train.data[:100]),
+            ).mean()
+        ),
+        rel=1e-3,
+    )
+    assert objective(fresh) < objective(fixed)
+
+
+def test_codeless_sampler_needs_the_lasso_objective():
+    from sklearn_l2o.datasets import LassoSampler
+
+    A = np.random.default_rng(0).standard_normal((12, 24))
+    sampler = LassoSampler(A, distribution="uniform")
+    B, _ = sampler.draw(50, random_state=0)
+    with pytest.raises(ValueError, match="loss='lasso'"):
+        ALISTA(dictionary=A, **FAST).fit(B, np.ones((50, 24)), sampler=sampler)
+    with pytest.raises(ValueError, match="distribution"):
+        LassoSampler(A, distribution="laplace")
+    assert "distribution='uniform'" in repr(sampler)

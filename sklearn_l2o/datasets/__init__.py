@@ -7,7 +7,7 @@ from ._l2o_tasks import (
     make_mlp_training_problems,
     make_rastrigin_problems,
 )
-from ._sampler import SparseRecoverySampler
+from ._sampler import LassoSampler, SparseRecoverySampler
 from ._sparse_recovery import (
     make_conditioned_dictionary,
     make_gaussian_dictionary,
@@ -18,6 +18,7 @@ from ._sparse_settings import SPARSE_RECOVERY_SETTINGS, load_sparse_recovery
 
 __all__ = [
     "SPARSE_RECOVERY_SETTINGS",
+    "LassoSampler",
     "SparseRecoverySampler",
     "learn_coherent_dictionary",
     "load_coherent_dictionary",

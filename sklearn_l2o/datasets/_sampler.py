@@ -61,6 +61,9 @@ class SparseRecoverySampler:
     True
     """
 
+    #: whether :meth:`sample` draws codes with the measurements
+    draws_codes = True
+
     def __init__(self, dictionary, *, sparsity=0.1, snr=None):
         self.dictionary = dictionary
         self.sparsity = sparsity
@@ -126,12 +129,13 @@ class SparseRecoverySampler:
         Returns
         -------
         B : ndarray of shape (n_samples, n_features)
-        X : ndarray of shape (n_samples, n_components)
+        X : ndarray of shape (n_samples, n_components), or None
+            None from a sampler that draws no codes.
         """
         seed = int(check_random_state(random_state).randint(2**31 - 1))
         generator = torch.Generator().manual_seed(seed)
         B, X = self.sample(int(n_samples), generator, torch.float64)
-        return B.numpy(), X.numpy()
+        return B.numpy(), None if X is None else X.numpy()
 
     def __repr__(self):
         m, n = self.dictionary_.shape
@@ -139,6 +143,93 @@ class SparseRecoverySampler:
             f"SparseRecoverySampler(<{m} x {n} dictionary>, "
             f"sparsity={self.sparsity}, snr={self.snr})"
         )
+
+
+class LassoSampler(SparseRecoverySampler):
+    """Draws LASSO instances b of :func:`make_lasso_problems`' distributions.
+
+    For a solver trained on the LASSO objective (``loss="lasso"``), given to
+    its ``fit`` as ``fit(B, sampler=...)``: every training batch is a fresh
+    set of instances, and the rows ``B`` passed to ``fit`` only validate.
+    With ``distribution="uniform"`` each entry of b is drawn from U[0, 1),
+    with ``"normal"`` from N(0, 1) (the instances of L2O-DM and RNNprop, and
+    of L2O-Scale); these come without codes, so only the LASSO objective
+    can train on them. ``"sparse"`` draws measurements ``b = A x`` of sparse
+    codes, as :class:`SparseRecoverySampler` does, codes included.
+
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_features, n_components)
+        The dictionary ``A`` of the LASSO instances.
+    distribution : {"uniform", "normal", "sparse"}, default="uniform"
+        How the instances are drawn, as in :func:`make_lasso_problems`.
+    sparsity : float, default=0.1
+        Probability that an entry of a code is non-zero (``"sparse"`` only).
+
+    Attributes
+    ----------
+    dictionary_ : ndarray of shape (n_features, n_components)
+        The checked dictionary.
+
+    See Also
+    --------
+    make_lasso_problems : The same instances, as arrays, with their optimal
+        values.
+    SparseRecoverySampler : (measurement, code) pairs for supervised training.
+
+    Examples
+    --------
+    >>> from sklearn_l2o import LISTA
+    >>> from sklearn_l2o.datasets import LassoSampler, make_lasso_problems
+    >>> test = make_lasso_problems(200, distribution="normal", random_state=0)
+    >>> sampler = LassoSampler(test.dictionary, distribution="normal")
+    >>> B_val, codes = sampler.draw(100, random_state=1)
+    >>> B_val.shape, codes is None
+    ((100, 25), True)
+    >>> model = LISTA(dictionary=test.dictionary, loss="lasso", n_layers=4,
+    ...               max_steps_per_stage=50, refinement_steps=100,
+    ...               device="cpu", random_state=0)
+    >>> model = model.fit(B_val, sampler=sampler)  # validates on B_val
+    >>> model.predict(test.data).shape
+    (200, 50)
+    """
+
+    def __init__(self, dictionary, *, distribution="uniform", sparsity=0.1):
+        super().__init__(dictionary, sparsity=sparsity)
+        if distribution not in ("sparse", *_CODELESS):
+            raise ValueError(
+                "distribution must be 'uniform', 'normal' or 'sparse'; "
+                f"got {distribution!r}."
+            )
+        self.distribution = distribution
+
+    @property
+    def draws_codes(self):
+        return self.distribution == "sparse"
+
+    def sample(self, n_samples, generator, dtype=torch.float32, dictionary=None):
+        """``n_samples`` instances as tensors on ``generator``'s device.
+
+        Returns ``(B, X)`` as :meth:`SparseRecoverySampler.sample` does, with
+        ``X`` None unless ``distribution="sparse"``.
+        """
+        if self.distribution == "sparse":
+            return super().sample(n_samples, generator, dtype, dictionary)
+        draw = _CODELESS[self.distribution]
+        shape = (n_samples, self.n_features)
+        return draw(
+            shape, generator=generator, device=generator.device, dtype=dtype
+        ), None
+
+    def __repr__(self):
+        m, n = self.dictionary_.shape
+        return (
+            f"LassoSampler(<{m} x {n} dictionary>, distribution={self.distribution!r})"
+        )
+
+
+#: the instance distributions of :func:`make_lasso_problems` that have no codes
+_CODELESS = {"uniform": torch.rand, "normal": torch.randn}
 
 
 class SamplerBatches:
