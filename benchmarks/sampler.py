@@ -17,6 +17,9 @@ from fresh ones (the same sampler: the task's instances are its
 measurements), and is scored by the relative loss
 R_f = (E f(x_16) - E f*) / E f* on 1,280 unseen instances.
 
+``--distribution uniform`` or ``normal`` draws the LASSO instances' entries
+from U[0, 1) or N(0, 1) instead (as :func:`make_lasso_problems` does; the
+fresh instances then come from a :class:`~sklearn_l2o.datasets.LassoSampler`).
 ``--fresh-refinement`` gives the fit from fresh data a refinement budget of
 its own (default: ``--refinement``); a smaller one caps its steps below the
 fixed fit's, to ask whether fresh data reaches the same quality in no more
@@ -37,6 +40,7 @@ import torch
 import sklearn_l2o
 from sklearn_l2o import LISTA
 from sklearn_l2o.datasets import (
+    LassoSampler,
     SparseRecoverySampler,
     make_lasso_problems,
     make_sparse_recovery,
@@ -105,11 +109,14 @@ def run_lasso_draw(seed, args):
         args.n_train,
         n_features=m,
         n_components=n,
+        distribution=args.distribution,
         return_optimal=False,
         random_state=seed,
     )
     A = train.dictionary
-    test = make_lasso_problems(args.n_test, dictionary=A, random_state=seed + 1)
+    test = make_lasso_problems(
+        args.n_test, dictionary=A, distribution=args.distribution, random_state=seed + 1
+    )
     options = dict(
         LASSO_LISTA,
         dictionary=A,
@@ -126,7 +133,7 @@ def run_lasso_draw(seed, args):
     row["fixed fit s"] = time.perf_counter() - start
     row["fixed steps"] = fixed.n_iter_
     row["fixed R_f@16"] = relative_loss(test, fixed.predict(test.data))
-    sampler = SparseRecoverySampler(A)
+    sampler = LassoSampler(A, distribution=args.distribution)
     B_val, _ = sampler.draw(args.n_train // 10, random_state=seed + 1000)
     fresh_budget = dict(
         refinement_steps=args.fresh_refinement,
@@ -156,6 +163,12 @@ def main(argv=None):
         "--fresh-refinement",
         type=int,
         help="lasso: the fresh fit's refinement budget (default: --refinement)",
+    )
+    parser.add_argument(
+        "--distribution",
+        choices=["sparse", "uniform", "normal"],
+        default="sparse",
+        help="lasso: how the instances are drawn",
     )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)

@@ -700,6 +700,10 @@ def test_ood_shifts_of_the_dictionary():
         ("na_alista.py", ["NAALISTA@16", "HyperLISTA@16"]),
         ("sampler.py", ["fixed NMSE", "fresh NMSE"]),
         ("sampler.py --task lasso", ["fixed R_f@16", "fresh R_f@16"]),
+        (
+            "sampler.py --task lasso --distribution normal",
+            ["fixed R_f@16", "fresh R_f@16"],
+        ),
     ],
 )
 def test_benchmark_scripts_run_on_a_tiny_problem(script, columns, capsys):
