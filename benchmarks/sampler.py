@@ -103,6 +103,11 @@ def relative_loss(problems, codes):
     return (float(f.mean()) - f_star) / f_star
 
 
+def lasso_refinement(steps):
+    """The LASSO benchmark's refinement: ``steps`` per stage, patience a quarter."""
+    return dict(refinement_steps=steps, refinement_patience=max(steps // 4, 1))
+
+
 def run_lasso_draw(seed, args):
     m, n = args.shape
     train = make_lasso_problems(
@@ -122,8 +127,7 @@ def run_lasso_draw(seed, args):
         dictionary=A,
         max_steps_per_stage=args.steps,
         patience=max(args.steps * 2 // 5, 1),
-        refinement_steps=args.refinement,
-        refinement_patience=max(args.refinement // 4, 1),
+        **lasso_refinement(args.refinement),
         device=args.device,
         random_state=seed,
     )
@@ -135,12 +139,9 @@ def run_lasso_draw(seed, args):
     row["fixed R_f@16"] = relative_loss(test, fixed.predict(test.data))
     sampler = LassoSampler(A, distribution=args.distribution)
     B_val, _ = sampler.draw(args.n_train // 10, random_state=seed + 1000)
-    fresh_budget = dict(
-        refinement_steps=args.fresh_refinement,
-        refinement_patience=max(args.fresh_refinement // 4, 1),
-    )
+    fresh_options = dict(options, **lasso_refinement(args.fresh_refinement))
     start = time.perf_counter()
-    fresh = LISTA(**{**options, **fresh_budget}).fit(B_val, sampler=sampler)
+    fresh = LISTA(**fresh_options).fit(B_val, sampler=sampler)
     row["fresh fit s"] = time.perf_counter() - start
     row["fresh steps"] = fresh.n_iter_
     row["fresh R_f@16"] = relative_loss(test, fresh.predict(test.data))

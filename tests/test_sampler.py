@@ -23,6 +23,15 @@ FAST = dict(
 )
 
 
+def mean_lasso_objective(model, B, alpha):
+    """The mean LASSO objective of ``model``'s codes for the instances ``B``."""
+    from sklearn_l2o.problems import LassoProblems
+
+    family = LassoProblems(model.dictionary_, alpha=alpha)
+    x = torch.as_tensor(model.predict(B))
+    return float(family.objective(x, torch.as_tensor(B)).mean())
+
+
 @pytest.fixture(scope="module")
 def problem():
     return make_sparse_recovery(
@@ -80,7 +89,6 @@ def test_lasso_objective_trains_on_fresh_measurements_alone(problem):
     # loss="lasso" needs no codes: fit(B, sampler=...) validates on B and
     # trains on the sampler's measurements
     from sklearn_l2o import LISTA
-    from sklearn_l2o.problems import LassoProblems
 
     B, _, A = problem
     sampler = SparseRecoverySampler(A, sparsity=0.08)
@@ -88,11 +96,8 @@ def test_lasso_objective_trains_on_fresh_measurements_alone(problem):
     fresh = LISTA(**options).fit(B[:100], sampler=sampler)
     fixed = LISTA(**options).fit(B[:100])
 
-    family = LassoProblems(A, alpha=0.01)
-
     def objective(model, b):
-        x = torch.as_tensor(model.predict(b))
-        return float(family.objective(x, torch.as_tensor(b)).mean())
+        return mean_lasso_objective(model, b, alpha=0.01)
 
     assert fresh.validation_objective_[-1] == pytest.approx(
         objective(fresh, B[:100]), rel=1e-3
@@ -163,7 +168,6 @@ def test_lasso_sampler_sparse_instances_are_measurements_of_codes():
 def test_lasso_objective_trains_on_fresh_normal_instances():
     from sklearn_l2o import LISTA
     from sklearn_l2o.datasets import LassoSampler, make_lasso_problems
-    from sklearn_l2o.problems import LassoProblems
 
     train = make_lasso_problems(
         400,
@@ -178,23 +182,14 @@ def test_lasso_objective_trains_on_fresh_normal_instances():
     options = dict(FAST, loss="lasso", alpha=0.01, dictionary=A)
     fresh = LISTA(**options).fit(train.data[:100], sampler=sampler)
     fixed = LISTA(**options).fit(train.data[:100])
-    family = LassoProblems(A, alpha=0.01)
-    held_out = torch.as_tensor(train.data[200:])
 
-    def objective(model):
-        x = torch.as_tensor(model.predict(train.data[200:]))
-        return float(family.objective(x, held_out).mean())
+    def objective(model, b):
+        return mean_lasso_objective(model, b, alpha=0.01)
 
     assert fresh.validation_objective_[-1] == pytest.approx(
-        float(
-            family.objective(
-                torch.as_tensor(fresh.predict(train.data[:100])),
-                torch.as_tensor(train.data[:100]),
-            ).mean()
-        ),
-        rel=1e-3,
+        objective(fresh, train.data[:100]), rel=1e-3
     )
-    assert objective(fresh) < objective(fixed)
+    assert objective(fresh, train.data[200:]) < objective(fixed, train.data[200:])
 
 
 def test_codeless_sampler_needs_the_lasso_objective():
